@@ -22,7 +22,7 @@ class Config:
     embed_model: str = DEFAULT_MODEL
     # http://host:port of a `chroma run` server; None means an embedded PersistentClient under index_dir.
     chroma_url: str | None = None
-    collection: str = "kb"
+    collection: str = "kb_chunks"
     programme_lines: Path = PACKAGE_DATA / "programme_lines.toml"
     # Chunk budget in model tokens, counted on what is embedded (header + text + "passage: ").
     chunk_tokens: int = 300

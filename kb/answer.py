@@ -1,0 +1,78 @@
+"""Answer: an extractive answer from the best passages, each sentence followed by its citation [n].
+
+No LLM: sentences are taken verbatim from the passages, so every [n] resolves to a passage
+that contains its sentence (checked by `citation_supported`). When the retrieved passages
+do not answer the question, the answer says so instead of citing something unrelated.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from kb.lexical import analyze
+from kb.retrieve import Hit
+from kb.sentences import sentence_spans
+
+NOT_FOUND = "Hierover staat niets in de geïndexeerde documenten."
+MIN_DENSE = 0.80  # cosine below which a passage is not taken as an answer (calibrated on the dev set)
+MIN_OVERLAP = 0.34  # share of the question's content words a sentence must contain
+
+
+@dataclass
+class Answer:
+    question: str
+    answer: str
+    citations: list[dict] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    found: bool = True
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "answer": self.answer, "found": self.found,
+                "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
+
+
+def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: int = 5) -> Answer:
+    terms = set(analyze(question))
+    candidates = []
+    for hit in hits[:passages]:
+        for a, b in sentence_spans(hit.text):
+            sentence = " ".join(hit.text[a:b].split())
+            words = set(analyze(sentence))
+            if len(words) < 3 or not terms:
+                continue
+            overlap = len(terms & words) / len(terms)
+            candidates.append((overlap + 0.5 / hit.rank, overlap, hit, a, sentence))
+    relevant = [c for c in candidates if c[1] >= MIN_OVERLAP]
+    if not hits or not relevant or max(h.dense or 0 for h in hits[:passages]) < MIN_DENSE and not relevant:
+        return Answer(question, NOT_FOUND, [], hits, found=False)
+    chosen, seen = [], set()
+    for c in sorted(relevant, key=lambda c: -c[0]):
+        key = re.sub(r"\W+", "", c[4].lower())
+        if key in seen:
+            continue
+        seen.add(key)
+        chosen.append(c)
+        if len(chosen) == max_sentences:
+            break
+    chosen.sort(key=lambda c: (c[2].rank, c[3]))  # document order within each passage
+    numbers: dict[str, int] = {}
+    citations, parts = [], []
+    for _, _, hit, _, sentence in chosen:
+        if hit.id not in numbers:
+            numbers[hit.id] = len(numbers) + 1
+            m = hit.meta
+            citations.append({"n": numbers[hit.id], "doc_id": m.get("doc_id"), "title": m.get("title"),
+                              "page": m.get("page") or None, "page_label": m.get("page_label") or None,
+                              "section": m.get("section", ""), "url": m.get("url", ""), "quote": sentence,
+                              "chunk_id": hit.id})
+        parts.append(f"{sentence} [{numbers[hit.id]}]")
+    return Answer(question, " ".join(parts), citations, hits)
+
+
+def citation_supported(answer: Answer) -> bool:
+    """Every sentence marked [n] occurs (whitespace collapsed) in the passage of citation n."""
+    passages = {c["n"]: " ".join(h.text.split()) for c in answer.citations for h in answer.hits if h.id == c["chunk_id"]}
+    for sentence, n in re.findall(r"(.+?) \[(\d+)\]\s*", answer.answer):
+        if sentence.strip() not in passages.get(int(n), ""):
+            return False
+    return True

@@ -1,0 +1,107 @@
+"""End to end through the CLI on the shipped corpus, with the real model and an embedded Chroma."""
+import json
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+ROOT = Path(__file__).parent.parent
+_outbound = []
+
+
+def _audit(event, args):
+    # Record every attempt to reach a host that is not this machine.
+    if event == "socket.connect" and len(args) > 1 and isinstance(args[1], tuple):
+        host = str(args[1][0])
+        if not (host.startswith("127.") or host in ("::1", "localhost")):
+            _outbound.append(host)
+    if event == "socket.getaddrinfo" and args and str(args[0]) not in ("localhost", "127.0.0.1", "::1", "None"):
+        _outbound.append(str(args[0]))
+
+
+sys.addaudithook(_audit)
+
+
+@pytest.fixture(scope="module")
+def index(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("kb")
+    corpus = folder / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus)
+    (corpus / "leeg.txt").write_text("")
+    (corpus / "kapot.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<")
+    (corpus / "tabel.xlsx").write_bytes(b"PK\x03\x04")
+    result = run(folder, "ingest", str(corpus), "--json")
+    return folder, corpus, json.loads(result.output.splitlines()[-1])
+
+
+def run(folder, *args, input=None):
+    return CliRunner().invoke(cli, ["--index-dir", str(folder / "indexes"), *args], input=input)
+
+
+def test_ingest_indexes_good_files_and_names_bad_ones(index):
+    _, _, summary = index
+    assert len(summary["added"]) == 5
+    reasons = {f["doc_id"]: f["reason"] for f in summary["failed"]}
+    assert "leeg bestand" in reasons["leeg.txt"]
+    assert "beschadigde PDF" in reasons["kapot.pdf"]
+    assert "niet-ondersteund bestandstype" in reasons["tabel.xlsx"]
+
+
+def test_second_ingest_embeds_nothing(index):
+    folder, corpus, _ = index
+    summary = json.loads(run(folder, "ingest", str(corpus), "--json").output.splitlines()[-1])
+    assert summary["chunks_embedded"] == 0 and len(summary["unchanged"]) == 5
+
+
+def test_search_stdin_contract(index):
+    folder, _, _ = index
+    result = run(folder, "search", "-", "--top-k", "3", input="Wie zitten aan de Zorgtafel?\nWat is WEL?\n")
+    lines = [json.loads(l) for l in result.output.splitlines()]
+    assert [l["query"] for l in lines] == ["Wie zitten aan de Zorgtafel?", "Wat is WEL?"]
+    hit = lines[0]["hits"][0]
+    assert set(hit) >= {"rank", "score", "text", "doc_id", "title", "page", "section", "programme_lines", "url"}
+    assert "Zorgtafel" in hit["text"]
+
+
+def test_programme_line_filter_applies(index):
+    folder, _, _ = index
+    result = run(folder, "search", "Wat doet de provincie?", "--programme-line", "arbeidsmarkt-participatie", "--json")
+    hits = json.loads(result.output)["hits"]
+    assert hits and all("arbeidsmarkt-participatie" in h["programme_lines"] for h in hits)
+
+
+def test_ask_cites_passages_that_contain_each_sentence(index):
+    folder, _, _ = index
+    data = json.loads(run(folder, "ask", "Wanneer is WEL in Flevoland gestart?", "--json").output)
+    assert data["citations"]
+    passages = {h["doc_id"] + str(h["start_char"]): " ".join(h["text"].split()) for h in data["hits"]}
+    assert len(passages) == len(data["hits"])  # offsets identify each passage
+    for c in data["citations"]:
+        assert c["quote"] in data["answer"]
+        assert c["quote"] in passages[c["doc_id"] + str(next(
+            h["start_char"] for h in data["hits"] if " ".join(h["text"].split()).count(c["quote"])))]
+
+
+def test_nothing_reached_the_network(index):
+    assert _outbound == []
+
+
+def test_every_citation_marker_resolves_on_the_dev_set(index):
+    from kb.answer import NOT_FOUND, citation_supported
+    from kb.api import KnowledgeBase
+    from kb.config import Config
+    from kb.evaluate import load_questions
+
+    folder, _, _ = index
+    kb = KnowledgeBase(Config.load(index_dir=folder / "indexes"))
+    answered = 0
+    for q in load_questions(ROOT / "tests/data/dev_questions.jsonl"):
+        answer = kb.ask(q["question"])
+        assert citation_supported(answer), (q["id"], answer.answer)
+        answered += answer.answer != NOT_FOUND
+    assert answered > 0
