@@ -25,7 +25,7 @@ class Config:
     collection: str = "kb_chunks"
     programme_lines: Path = PACKAGE_DATA / "programme_lines.toml"
     # Chunk budget in model tokens, counted on what is embedded (header + text + "passage: ").
-    chunk_tokens: int = 300
+    chunk_tokens: int = 400
     max_tokens: int = 500  # the encoder's window is 512 tokens; stay below it, never truncate
 
     @classmethod

@@ -15,6 +15,8 @@ from kb.store import open_collection
 
 RRF_K = 60
 CANDIDATES = 50
+# Reciprocal-rank fusion weight per leg (tuned on the development set).
+WEIGHTS = {"dense": 1.0, "lexical": 1.0}
 
 
 class IndexMissing(RuntimeError):
@@ -84,7 +86,7 @@ class Retriever:
             for rank, (chunk_id, score) in enumerate(leg):
                 hit = fused.get(chunk_id) or self._hit(chunk_id)
                 setattr(hit, attr, score)
-                hit.score += 1.0 / (RRF_K + rank + 1)
+                hit.score += WEIGHTS[attr] / (RRF_K + rank + 1)
                 fused[chunk_id] = hit
         hits = sorted(fused.values(), key=lambda h: -h.score)[:top_k]
         for rank, hit in enumerate(hits, 1):
