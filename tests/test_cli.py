@@ -105,3 +105,20 @@ def test_every_citation_marker_resolves_on_the_dev_set(index):
         assert citation_supported(answer), (q["id"], answer.answer)
         answered += answer.answer != NOT_FOUND
     assert answered > 0
+
+
+def test_changed_document_alone_is_reembedded_and_removed_one_disappears(index):
+    folder, corpus, _ = index
+    page = corpus / "004_a924b13050f0aa6d.txt"
+    page.write_text(page.read_text(encoding="utf-8") + "\n\nNaschrift: de provincie Limburg kwam in 2017 op tegenbezoek.\n",
+                    encoding="utf-8")
+    (corpus / "000_375d85d319f8f12f.txt").unlink()
+    summary = json.loads(run(folder, "ingest", str(corpus), "--json").output.splitlines()[-1])
+    assert summary["updated"] == ["004_a924b13050f0aa6d.txt"]
+    assert summary["removed"] == ["000_375d85d319f8f12f.txt"]
+    assert summary["added"] == [] and 0 < summary["chunks_embedded"] < 10
+    hits = json.loads(run(folder, "search", "tegenbezoek Limburg 2017", "--json").output)["hits"]
+    assert any("tegenbezoek" in h["text"] for h in hits)
+    everything = json.loads(run(folder, "search", "Krachtige Samenleving", "--top-k", "200", "--json").output)["hits"]
+    assert all(h["doc_id"] != "000_375d85d319f8f12f.txt" for h in everything)
+    assert len({(h["doc_id"], h["start_char"]) for h in everything}) == len(everything)  # no duplicates
