@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from kb.lexical import analyze
 from kb.retrieve import Hit
-from kb.sentences import sentence_spans
+from kb.sentences import collapse, sentence_spans
 
 NOT_FOUND = "Hierover staat niets in de geïndexeerde documenten."
 # Share of the question's content words (stems) a sentence must contain to be used. On the
@@ -38,7 +38,7 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
     candidates = []
     for hit in hits[:passages]:
         for a, b in sentence_spans(hit.text):
-            sentence = " ".join(hit.text[a:b].split())
+            sentence = collapse(hit.text[a:b])
             words = set(analyze(sentence))
             if len(words) < 3 or not terms:
                 continue
@@ -73,7 +73,7 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
 
 def citation_supported(answer: Answer) -> bool:
     """Every sentence marked [n] occurs (whitespace collapsed) in the passage of citation n."""
-    passages = {c["n"]: " ".join(h.text.split()) for c in answer.citations for h in answer.hits if h.id == c["chunk_id"]}
+    passages = {c["n"]: collapse(h.text) for c in answer.citations for h in answer.hits if h.id == c["chunk_id"]}
     for sentence, n in re.findall(r"(.+?) \[(\d+)\]\s*", answer.answer):
         if sentence.strip() not in passages.get(int(n), ""):
             return False

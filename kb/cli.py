@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from kb.config import Config
+from kb.sentences import collapse
 
 
 def _kb(ctx):
@@ -89,7 +90,7 @@ def search(ctx, query, top_k, programme_line, doc_type, year, as_json):
             d = h.to_dict()
             page = f", p. {d['page_label'] or d['page']}" if d["page"] else ""
             click.echo(f"[{d['rank']}] {d['title']} — {d['section']}{page}  ({d['score']:.4f})")
-            click.echo("    " + " ".join(h.text.split())[:300])
+            click.echo("    " + collapse(h.text)[:300])
 
 
 @cli.command()

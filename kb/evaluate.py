@@ -5,13 +5,10 @@ A hit is relevant when its text, whitespace collapsed, contains one of the quest
 from __future__ import annotations
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
-
-def collapse(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+from kb.sentences import collapse
 
 
 def load_questions(path: Path) -> list[dict]:

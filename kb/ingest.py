@@ -20,7 +20,7 @@ from kb.chunk import chunk_text
 from kb.config import Config
 from kb.extract import Extracted, ExtractionError, Page, extract
 from kb.lexical import LexicalIndex
-from kb.sources import Failure, discover, document_metadata
+from kb.sources import discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
@@ -61,8 +61,8 @@ class StructureChunker(TransformComponent):
                                              self.target_tokens, self.max_tokens)):
                 lines = self._tagger.tag(c.section, c.text)
                 meta = {k: doc.metadata[k] for k in CHUNK_KEYS}
-                meta.update(section=c.section, start_char=c.start, end_char=c.end, page=c.page, page_label=c.page_label, page_end=c.page_end,
-                            chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines})
+                meta.update(section=c.section, start_char=c.start, end_char=c.end, page=c.page,
+                            page_label=c.page_label, page_end=c.page_end, chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines})
                 node = TextNode(id_=f"{doc.id_}#{i}", text=c.text, metadata=meta,
                                 start_char_idx=c.start, end_char_idx=c.end,
                                 excluded_embed_metadata_keys=[k for k in meta if k not in ("title", "section")],
@@ -92,8 +92,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
 
     found = discover([*(paths or [config.corpus_dir])])
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
-    before = docstore.get_all_document_hashes()  # hash -> doc id
-    known = set(before.values())
+    known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
     seen = set()
     for source in tqdm(found.files, desc="Indexeren", unit="doc", disable=not progress):
         seen.add(source.doc_id)
@@ -106,9 +105,9 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
         if nodes:
             (summary.updated if source.doc_id in known else summary.added).append(source.doc_id)
             summary.chunks_embedded += len(nodes)
+            docstore.persist(str(config.docstore_path))  # per document: a crash loses at most this one
         else:
             summary.unchanged.append(source.doc_id)
-        docstore.persist(str(config.docstore_path))
     failed = {f["doc_id"] for f in summary.failed}
     for doc_id in sorted(known - seen - failed):
         info = docstore.get_document(doc_id, raise_error=False)
@@ -117,7 +116,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
             docstore.delete_document(doc_id, raise_error=False)
             summary.removed.append(doc_id)
     docstore.persist(str(config.docstore_path))
-    if summary.added or summary.updated or summary.removed or rebuild or LexicalIndex.load(config.lexical_dir) is None:
+    if summary.added or summary.updated or summary.removed or rebuild or not LexicalIndex.exists(config.lexical_dir):
         rebuild_lexical(config, collection)
     return summary
 

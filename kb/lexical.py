@@ -56,9 +56,13 @@ class LexicalIndex:
         tmp.write_text(json.dumps(self.rows, ensure_ascii=False), encoding="utf-8")
         tmp.replace(folder / "rows.json")  # atomic: a crash never leaves half a table
 
+    @staticmethod
+    def exists(folder: Path) -> bool:
+        return (folder / "rows.json").exists()
+
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":
         file = folder / "rows.json"
-        if not file.exists():
+        if not cls.exists(folder):
             return None
         return cls(json.loads(file.read_text(encoding="utf-8")))

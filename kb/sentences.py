@@ -24,6 +24,11 @@ _END = re.compile(r"([.!?…]+)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9À
 _BLANK_OR_BULLET = re.compile(rf"\n[ \t]*\n(?=\s*[^\sa-zà-ÿ(,;])|\n(?=[ \t]*{BULLET}[ \t])|\n(?=[ \t]*\d{{1,2}}\.[ \t])")
 
 
+def collapse(text: str) -> str:
+    """Runs of whitespace to one space, as citations and gold strings are compared."""
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentence spans (absolute offsets) in text[start:end], trimmed of surrounding whitespace."""
     end = len(text) if end is None else end
