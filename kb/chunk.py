@@ -35,6 +35,9 @@ class Chunk:
     page: int  # physical page of the chunk's start; 0 when the document has no pages
     page_label: str
     page_end: int
+    # Pages that begin inside the chunk: (offset into the chunk's text, number, label), so a
+    # citation can name the page of the sentence it quotes rather than the chunk's first page.
+    page_breaks: list[tuple[int, int, str]]
 
 
 @dataclass
@@ -87,8 +90,9 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
 
 def _make_chunk(doc: Extracted, start: int, end: int, section: str) -> Chunk:
     first, last = doc.page_at(start), doc.page_at(max(start, end - 1))
+    breaks = [(p.start - start, p.number, p.label) for p in doc.pages if start < p.start < end]
     return Chunk(start, end, doc.text[start:end], section,
-                 first.number if first else 0, first.label if first else "", last.number if last else 0)
+                 first.number if first else 0, first.label if first else "", last.number if last else 0, breaks)
 
 
 # --- blocks: paragraphs with their headings ----------------------------------------------------

@@ -124,22 +124,28 @@ def stats(ctx, as_json):
 
 @cli.command(name="eval")
 @click.option("--qa", "qa_file", required=True, type=click.Path(exists=True, path_type=Path))
-@click.option("--mode", type=click.Choice(["hybrid", "bm25", "dense", "all"]), default="all", show_default=True)
+@click.option("--mode", type=click.Choice(["all", "bm25", "dense", "rrf", "hybrid"]), default="all", show_default=True,
+              help="Zoekmodus; 'all' zet bm25, dense, rrf en hybrid naast elkaar.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
 def evaluate_cmd(ctx, qa_file, mode, as_json):
-    """Meet Recall@1/5/10 en MRR@10 op een vragenbestand (JSONL)."""
-    from kb.evaluate import evaluate, load_questions
+    """Meet Recall@1/5/10 en MRR@10 op een vragenbestand (JSONL), en hoe `ask` antwoordt of zwijgt."""
+    from kb.evaluate import evaluate, evaluate_answers, load_questions
 
     kb, questions = _kb(ctx), load_questions(qa_file)
-    modes = ["bm25", "dense", "hybrid"] if mode == "all" else [mode]
+    modes = ["bm25", "dense", "rrf", "hybrid"] if mode == "all" else [mode]
     results = {m: evaluate(kb.retriever, questions, m) for m in modes}
+    answers = evaluate_answers(kb.ask, questions)
     if as_json:
-        return _emit(results)
+        return _emit({**results, "answers": answers})
     click.echo(f"{'mode':<8} {'group':<16} {'n':>3} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7}")
     for m, groups in results.items():
         for g, r in sorted(groups.items(), key=lambda x: x[0] != "overall"):
             click.echo(f"{m:<8} {g:<16} {r['n']:>3} {r['recall@1']:>6} {r['recall@5']:>6} {r['recall@10']:>6} {r['mrr@10']:>7}")
+    click.echo(f"\nask: {answers['answered']}/{answers['answerable']} beantwoordbare vragen beantwoord "
+               f"({answers['answered_citing_gold']} met de juiste passage als bron); "
+               f"{answers['abstained']}/{answers['unanswerable']} onbeantwoordbare vragen: niet gevonden; "
+               f"bronnen kloppen: {answers['citations_supported']}")
 
 
 def main():

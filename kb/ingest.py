@@ -24,6 +24,8 @@ from kb.sources import discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
+# Bump when what a chunk stores changes: every document is then re-chunked and re-embedded once.
+INDEX_VERSION = 2
 CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source")
 
 
@@ -62,7 +64,8 @@ class StructureChunker(TransformComponent):
                 lines = self._tagger.tag(c.section, c.text)
                 meta = {k: doc.metadata[k] for k in CHUNK_KEYS}
                 meta.update(section=c.section, start_char=c.start, end_char=c.end, page=c.page,
-                            page_label=c.page_label, page_end=c.page_end, chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines})
+                            page_label=c.page_label, page_end=c.page_end, page_breaks=json.dumps(c.page_breaks),
+                            chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines})
                 node = TextNode(id_=f"{doc.id_}#{i}", text=c.text, metadata=meta,
                                 start_char_idx=c.start, end_char_idx=c.end,
                                 excluded_embed_metadata_keys=[k for k in meta if k not in ("title", "section")],
@@ -88,7 +91,8 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
                                           max_tokens=max_tokens), embed],
         vector_store=vector_store(collection), docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS)
-    fingerprint = f"{embed.model_name}|{config.chunk_tokens}|{max_tokens}|{config.programme_lines.read_text()}"
+    fingerprint = "|".join(map(str, (INDEX_VERSION, embed.model_name, config.chunk_tokens, max_tokens,
+                                     config.programme_lines.read_text())))
 
     found = discover([*(paths or [config.corpus_dir])])
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])

@@ -1,5 +1,9 @@
 """Lexical leg: BM25 (bm25s) over Dutch stems (PyStemmer 'dutch') without Dutch stop words.
 
+Each chunk is indexed with its section path in front (a contextual header, as the dense leg
+embeds it): a question about "Zorgtafel" finds the passages under "2.2.3 Zorgtafel" even where
+their text does not repeat the word. The stored text stays the chunk's own text.
+
 The index is rebuilt from the chunk table after every ingest that changed something, so it
 always mirrors Chroma; it is persisted beside Chroma in `indexes/bm25/`.
 """
@@ -17,7 +21,11 @@ import Stemmer
 from bm25s.stopwords import STOPWORDS_DUTCH
 
 _local = threading.local()
-STOPWORDS = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode() for w in STOPWORDS_DUTCH}
+# Question words carry no topic; bm25s's Dutch list has "wat", "wie" and "hoe" but not these.
+QUESTION_WORDS = {"wanneer", "hoeveel", "hoelang", "welk", "welke", "waarom", "waarmee", "waardoor", "waaraan",
+                  "waarover", "waarvoor", "waarin", "waarop"}
+STOPWORDS = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode()
+             for w in (*STOPWORDS_DUTCH, *QUESTION_WORDS)}
 
 
 def analyze(text: str) -> list[str]:
@@ -37,7 +45,8 @@ class LexicalIndex:
         self.ids = [r["id"] for r in rows]
         self.bm25 = bm25s.BM25()
         if rows:
-            self.bm25.index([analyze(r["text"]) or ["leeg"] for r in rows], show_progress=False)
+            self.bm25.index([analyze(f"{r.get('section', '')}\n{r['text']}") or ["leeg"] for r in rows],
+                            show_progress=False)
 
     def search(self, query: str, mask: np.ndarray | None, k: int) -> list[tuple[int, float]]:
         """(row index, score) of the best `k` rows allowed by `mask`."""

@@ -1,11 +1,18 @@
-"""Retrieve: dense (Chroma) + BM25, fused by reciprocal rank; the same filters on both legs.
+"""Retrieve: dense (Chroma) + BM25, fused; the same filters on both legs.
+
+Two fusions are built in. `hybrid` (the default) standardises each leg's scores over its
+candidates (z-scores) and adds them with equal weights, so a passage that one leg finds far
+better than its other candidates wins even if the other leg ranks it tenth. `rrf` is
+reciprocal-rank fusion (k=60), which only sees ranks. On the development set the score
+fusion is clearly better (README, "Retrieval quality"); `rrf` stays for comparison.
 
     >>> Retriever(Config.load()).search("Wie zitten aan de Zorgtafel?", top_k=5)[0].title
     'Voortgangsrapportage Krachtige Samenleving 2019-2022'
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -14,9 +21,10 @@ from kb.lexical import LexicalIndex
 from kb.store import open_collection
 
 RRF_K = 60
-CANDIDATES = 50
-# Reciprocal-rank fusion weight per leg (tuned on the development set).
-WEIGHTS = {"dense": 1.0, "lexical": 1.0}
+CANDIDATES = 50  # per leg
+# Equal weights: on the development set any dense weight from 0.4 to 0.6 gives the same Recall@5.
+WEIGHTS = {"dense": 0.5, "lexical": 0.5}
+MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
 class IndexMissing(RuntimeError):
@@ -57,11 +65,20 @@ class Hit:
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     rank: int = 0
 
+    def page_at(self, offset: int) -> tuple[int | None, str | None]:
+        """(physical page, printed label) of the character at `offset` in this chunk's text."""
+        page, label = self.meta.get("page") or None, self.meta.get("page_label") or None
+        for start, number, printed in json.loads(self.meta.get("page_breaks") or "[]"):
+            if start <= offset:
+                page, label = number, printed or None
+        return page, label
+
     def to_dict(self) -> dict:
         m = self.meta
         return {"rank": self.rank, "score": round(self.score, 6), "text": self.text, "doc_id": m.get("doc_id"),
                 "title": m.get("title"), "page": m.get("page") or None, "page_label": m.get("page_label") or None,
-                "section": m.get("section", ""), "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l],
+                "page_end": m.get("page_end") or None, "section": m.get("section", ""),
+                "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l],
                 "doc_type": m.get("doc_type"), "date": m.get("date"), "url": m.get("url", ""),
                 "start_char": m.get("start_char"), "end_char": m.get("end_char")}
 
@@ -78,19 +95,19 @@ class Retriever:
         self.rows = {r["id"]: r for r in self.lexical.rows}
 
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
+        if mode not in MODES:
+            raise ValueError(f"Onbekende zoekmodus '{mode}'; kies uit {', '.join(MODES)}.")
         filters = filters or Filters()
-        dense = self._dense(query, filters) if mode in ("hybrid", "dense") else []
-        lexical = self._lexical(query, filters) if mode in ("hybrid", "bm25") else []
-        fused: dict[str, Hit] = {}
-        for leg, attr in ((dense, "dense"), (lexical, "lexical")):
-            for rank, (chunk_id, score) in enumerate(leg):
-                hit = fused.get(chunk_id) or self._hit(chunk_id)
-                setattr(hit, attr, score)
-                hit.score += WEIGHTS[attr] / (RRF_K + rank + 1)
-                fused[chunk_id] = hit
-        hits = sorted(fused.values(), key=lambda h: -h.score)[:top_k]
-        for rank, hit in enumerate(hits, 1):
-            hit.rank = rank
+        legs = {"dense": self._dense(query, filters) if mode != "bm25" else [],
+                "lexical": self._lexical(query, filters) if mode != "dense" else []}
+        fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)
+        found = {leg: dict(results) for leg, results in legs.items()}
+        hits = []
+        for rank, (chunk_id, score) in enumerate(sorted(fused.items(), key=lambda x: -x[1])[:top_k], 1):
+            hit = self._hit(chunk_id)
+            hit.score, hit.rank = score, rank
+            hit.dense, hit.lexical = found["dense"].get(chunk_id), found["lexical"].get(chunk_id)
+            hits.append(hit)
         return hits
 
     def _hit(self, chunk_id: str) -> Hit:
@@ -108,3 +125,26 @@ class Retriever:
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:
         mask = np.array([filters.allows(r) for r in self.lexical.rows]) if filters.where() else None
         return [(self.lexical.ids[i], s) for i, s in self.lexical.search(query, mask, CANDIDATES)]
+
+
+def score_fusion(legs: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+    """Weighted sum of each leg's z-scores. A chunk that a leg did not return adds nothing (as if it
+    scored that leg's mean); counting it as the leg's minimum instead lowered Recall@5 on the
+    development set from 0.943 to 0.906, because good passages found by one leg only sank."""
+    fused: dict[str, float] = {}
+    for leg, results in legs.items():
+        if not results:
+            continue
+        scores = np.array([score for _, score in results])
+        z = (scores - scores.mean()) / (scores.std() or 1.0)
+        for (chunk_id, _), value in zip(results, z):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + WEIGHTS[leg] * float(value)
+    return fused
+
+
+def reciprocal_rank_fusion(legs: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
+    fused: dict[str, float] = {}
+    for leg, results in legs.items():
+        for rank, (chunk_id, _) in enumerate(results):
+            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused

