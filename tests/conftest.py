@@ -1,5 +1,36 @@
+"""Offline settings for every test, and a guard that fails the run if anything reaches past this machine."""
 import os
+import sys
+
+import pytest
 
 for key, value in {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
                    "ANONYMIZED_TELEMETRY": "False"}.items():
     os.environ[key] = value
+
+LOOPBACK = ("localhost", "127.0.0.1", "::1", "None")
+_outbound: list[str] = []
+
+
+def _audit(event, args):
+    # Record every attempt, from any test in this process, to resolve or connect to another host.
+    if event == "socket.connect" and len(args) > 1 and isinstance(args[1], tuple):
+        host = str(args[1][0])
+        if not (host.startswith("127.") or host in LOOPBACK):
+            _outbound.append(host)
+    if event == "socket.getaddrinfo" and args and str(args[0]) not in LOOPBACK:
+        _outbound.append(str(args[0]))
+
+
+sys.addaudithook(_audit)  # installed before any test module imports kb, chromadb or a model
+
+
+@pytest.fixture
+def outbound() -> list[str]:
+    return _outbound
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network_for_the_whole_run():
+    yield
+    assert _outbound == [], f"network access outside this machine: {sorted(set(_outbound))}"
