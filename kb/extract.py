@@ -108,6 +108,7 @@ def _strip_running_lines(pages: list[str]) -> list[str]:
 # --- text that was a PDF once ---------------------------------------------------------------
 
 _URL_LINE = re.compile(r"^\s*(https?://|www\.)\S+\s*$")
+_CREDIT_LINE = re.compile(r"^\s*©\s?\S.{0,40}$")  # a photo credit on its own line ("©Shutterstock")
 _PAGE_NUMBER_LINE = re.compile(r"^\s*(\d{1,4})\s*$")
 
 
@@ -135,10 +136,12 @@ def _pdf_text(text: str) -> Extracted:
         if number is None and tail and _PAGE_NUMBER_LINE.match(tail[-1]):
             number = int(tail[-1])
             lines.remove(tail[-1])
-        body = "\n".join(l for l in lines if not _URL_LINE.match(l)).strip("\n")
-        if body.strip():
-            pages.append(body)
-            known.append(number)
+        lines = [l for l in lines if not _URL_LINE.match(l)]  # link lists: layout, not content
+        if not any(l.strip() for l in lines):
+            continue
+        # A photo credit is not content either, but a page that holds only one still counts.
+        pages.append("\n".join(l for l in lines if not _CREDIT_LINE.match(l)).strip("\n"))
+        known.append(number)
     numbers = _fill_page_numbers(known)
     return _join_pages([(body, n, str(n)) for body, n in zip(pages, numbers)])
 

@@ -25,9 +25,12 @@ def test_report_footers_become_page_numbers_not_content():
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
 
 
-def test_report_link_lists_are_dropped():
+def test_report_link_lists_and_photo_credits_are_dropped():
+    raw = REPORT.read_text(encoding="utf-8")
+    assert "\nhttps://www.welinflevoland.nl/\n" in raw and "\n©Shutterstock\n" in raw
     doc = extract(REPORT, extracted_from="pdf")
     assert "\nhttps://www.welinflevoland.nl/\n" not in doc.text
+    assert "©" not in doc.text
 
 
 def test_pdf_keeps_physical_page_and_printed_label(tmp_path):
