@@ -38,13 +38,16 @@ class KnowledgeBase:
 
     def stats(self) -> dict:
         rows = self.retriever.lexical.rows
-        per_line, per_type, docs = {}, {}, set()
+        per_line, per_type, docs = {}, {}, {}
         for r in rows:
-            docs.add(r["doc_id"])
             for line in r.get("programme_lines", "").split(","):
                 per_line[line] = per_line.get(line, 0) + 1
             per_type[r["doc_type"]] = per_type.get(r["doc_type"], 0) + 1
+            doc = docs.setdefault(r["doc_id"], {"doc_id": r["doc_id"], "title": r["title"], "doc_type": r["doc_type"],
+                                                "date": r.get("date", ""), "chunks": 0})
+            doc["chunks"] += 1
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
         return {"documents": len(docs), "chunks": len(rows), "per_programme_line": per_line,
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
-                "embed_model": self.retriever.embed.model_name, "chroma": self.config.chroma_url or "embedded"}
+                "embed_model": self.retriever.embed.model_name, "chroma": self.config.chroma_url or "embedded",
+                "document_list": sorted(docs.values(), key=lambda d: d["doc_id"])}

@@ -1,4 +1,8 @@
-"""The `kb` command line: a thin layer over kb.api.KnowledgeBase."""
+"""The `kb` command line: a thin layer over kb.api.KnowledgeBase.
+
+Exit codes: 0 done; 2 an error the user can act on (message on stderr, in Dutch);
+3 `kb ingest` finished but some files failed (named in the summary).
+"""
 from __future__ import annotations
 
 import json
@@ -7,8 +11,11 @@ from pathlib import Path
 
 import click
 
+from kb import cli_nl
 from kb.config import Config
 from kb.sentences import collapse
+
+cli_nl.install()
 
 
 def _kb(ctx):
@@ -27,10 +34,16 @@ def _emit(data):
     click.echo(json.dumps(data, ensure_ascii=False))
 
 
+def _page(item: dict) -> str:
+    return f", p. {item['page_label'] or item['page']}" if item.get("page") else ""
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON (voor scripts).")
 filter_options = [
-    click.option("--programme-line", help="Alleen deze programmalijn (id, bv. toekomstbestendige-zorg)."),
-    click.option("--doc-type", help="Alleen dit documenttype (bv. voortgangsrapportage)."),
-    click.option("--year", type=int, help="Alleen documenten over dit jaar."),
+    click.option("--programme-line", help="Alleen deze programmalijn: gezond-en-veerkrachtig, toekomstbestendige-zorg, "
+                                          "arbeidsmarkt-participatie, leefbaar-platteland of algemeen."),
+    click.option("--doc-type", help="Alleen dit documenttype (bv. voortgangsrapportage; zie `kb stats`)."),
+    click.option("--year", type=int, help="Alleen documenten van dit jaar of over een periode met dit jaar."),
 ]
 
 
@@ -53,86 +66,100 @@ def cli(ctx, index_dir, embed_model, chroma_url):
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--rebuild", is_flag=True, help="Gooi de index weg en bouw hem opnieuw op.")
-@click.option("--json", "as_json", is_flag=True, help="Samenvatting als JSON.")
+@json_option
 @click.pass_context
 def ingest(ctx, paths, rebuild, as_json):
     """Indexeer documenten (standaard de map corpus/); alleen nieuwe en gewijzigde worden ingebed."""
     summary = _kb(ctx).ingest(list(paths) or None, rebuild=rebuild, progress=not as_json)
     if as_json:
-        return _emit(summary.to_dict())
-    for label, items in (("toegevoegd", summary.added), ("bijgewerkt", summary.updated),
-                         ("ongewijzigd", summary.unchanged), ("verwijderd", summary.removed)):
-        click.echo(f"{label:>12}: {len(items)}")
-    click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
-    for f in summary.failed:
-        click.echo(f"              - {f['doc_id']}: {f['reason']}")
-    click.echo(f"{'ingebed':>12}: {summary.chunks_embedded} passages")
+        _emit(summary.to_dict())
+    else:
+        for label, items in (("toegevoegd", summary.added), ("bijgewerkt", summary.updated),
+                             ("ongewijzigd", summary.unchanged), ("verwijderd", summary.removed)):
+            click.echo(f"{label:>12}: {len(items)}")
+        click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
+        for f in summary.failed:
+            click.echo(f"              - {f['doc_id']}: {f['reason']}")
+        click.echo(f"{'ingebed':>12}: {summary.chunks_embedded} passages")
     if summary.failed:
         sys.exit(3)
 
 
 @cli.command()
 @click.argument("query")
-@click.option("--top-k", default=5, show_default=True)
+@click.option("--top-k", default=5, show_default=True, type=click.IntRange(1, 1000), help="Aantal passages.")
 @with_filters
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def search(ctx, query, top_k, programme_line, doc_type, year, as_json):
-    """Zoek passages. QUERY '-' leest één vraag per regel van stdin en schrijft JSON-regels."""
+    """Zoek passages. QUERY '-' leest één vraag per regel van stdin en schrijft per regel één JSON-object."""
     kb, filters = _kb(ctx), _filters(programme_line, doc_type, year)
-    queries = [l.strip() for l in sys.stdin if l.strip()] if query == "-" else [query]
-    for q in queries:
-        hits = kb.search(q, top_k=top_k, filters=filters)
-        if as_json or query == "-":
-            _emit({"query": q, "hits": [h.to_dict() for h in hits]})
-            continue
-        for h in hits:
-            d = h.to_dict()
-            page = f", p. {d['page_label'] or d['page']}" if d["page"] else ""
-            click.echo(f"[{d['rank']}] {d['title']} — {d['section']}{page}  ({d['score']:.4f})")
-            click.echo("    " + collapse(h.text)[:300])
+    if query == "-":  # one output line per input line, empty ones included, so scripts can zip them
+        for line in sys.stdin:
+            q = line.strip()
+            _emit({"query": q, "hits": [h.to_dict() for h in kb.search(q, top_k=top_k, filters=filters)] if q else []})
+        return
+    if not query.strip():
+        raise click.BadParameter("de zoekvraag is leeg.", param_hint="QUERY")
+    hits = kb.search(query, top_k=top_k, filters=filters)
+    if as_json:
+        return _emit({"query": query, "hits": [h.to_dict() for h in hits]})
+    if not hits:
+        click.echo("Geen passages gevonden" + (" met deze filters." if filters.where() else "."))
+    for h in hits:
+        d = h.to_dict()
+        click.echo(f"[{d['rank']}] {d['title']} — {d['section']}{_page(d)}  ({d['score']:.4f})")
+        click.echo("    " + collapse(h.text)[:300])
 
 
 @cli.command()
 @click.argument("question")
 @with_filters
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def ask(ctx, question, programme_line, doc_type, year, as_json):
     """Beantwoord een vraag met zinnen uit de documenten en bronvermelding [n]."""
+    if not question.strip():
+        raise click.BadParameter("de vraag is leeg.", param_hint="QUESTION")
     answer = _kb(ctx).ask(question, _filters(programme_line, doc_type, year))
     if as_json:
         return _emit(answer.to_dict())
     click.echo(answer.answer + "\n")
     for c in answer.citations:
-        page = f", p. {c['page_label'] or c['page']}" if c["page"] else ""
         link = f" — {c['url']}" if c["url"] else f" — {c['doc_id']}"
-        click.echo(f"[{c['n']}] {c['title']} — {c['section']}{page}{link}")
+        click.echo(f"[{c['n']}] {c['title']} — {c['section']}{_page(c)}{link}")
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def stats(ctx, as_json):
     """Toon documenten, passages per programmalijn en type, indexgrootte en model."""
     data = _kb(ctx).stats()
     if as_json:
         return _emit(data)
-    for key, value in data.items():
-        click.echo(f"{key}: {value}")
+    click.echo(f"Documenten: {data['documents']}   passages: {data['chunks']}   "
+               f"index: {data['index_bytes'] / 1e6:.1f} MB in {data['index_dir']} (Chroma: {data['chroma']})")
+    click.echo(f"Embeddingmodel: {data['embed_model']}")
+    click.echo("Passages per programmalijn: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_programme_line"].items())))
+    click.echo("Passages per documenttype: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_doc_type_chunks"].items())))
+    for d in data["document_list"]:
+        click.echo(f"  {d['doc_id']}  {d['doc_type']}, {d['date'] or 'zonder datum'}, {d['chunks']} passages — {d['title']}")
 
 
 @cli.command(name="eval")
-@click.option("--qa", "qa_file", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--qa", "qa_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Vragenbestand (JSONL, zoals qa-examples.jsonl).")
 @click.option("--mode", type=click.Choice(["all", "bm25", "dense", "rrf", "hybrid"]), default="all", show_default=True,
               help="Zoekmodus; 'all' zet bm25, dense, rrf en hybrid naast elkaar.")
-@click.option("--json", "as_json", is_flag=True)
+@json_option
 @click.pass_context
 def evaluate_cmd(ctx, qa_file, mode, as_json):
     """Meet Recall@1/5/10 en MRR@10 op een vragenbestand (JSONL), en hoe `ask` antwoordt of zwijgt."""
     from kb.evaluate import evaluate, evaluate_answers, load_questions
 
-    kb, questions = _kb(ctx), load_questions(qa_file)
+    questions = load_questions(qa_file)
+    kb = _kb(ctx)
     modes = ["bm25", "dense", "rrf", "hybrid"] if mode == "all" else [mode]
     results = {m: evaluate(kb.retriever, questions, m) for m in modes}
     answers = evaluate_answers(kb.ask, questions)

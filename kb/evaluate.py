@@ -15,7 +15,21 @@ from kb.sentences import collapse
 
 
 def load_questions(path: Path) -> list[dict]:
-    return [json.loads(l) for l in Path(path).read_text(encoding="utf-8").splitlines() if l.strip()]
+    """One JSON object per line with at least `question` (text) and `gold` (list of strings, [] = no answer)."""
+    questions = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            q = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}, regel {number}: geen geldige JSON ({exc.msg}, kolom {exc.colno}).") from exc
+        if not isinstance(q, dict) or not isinstance(q.get("question"), str) or not q["question"].strip():
+            raise ValueError(f"{path}, regel {number}: het veld 'question' (de vraag, als tekst) ontbreekt.")
+        if not isinstance(q.get("gold", []), list):
+            raise ValueError(f"{path}, regel {number}: 'gold' moet een lijst van teksten zijn ([] als er geen antwoord is).")
+        questions.append(q)
+    return questions
 
 
 def first_relevant_rank(hits, gold: list[str]) -> int | None:

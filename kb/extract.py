@@ -13,6 +13,7 @@ removed from the content, as are the link lists a PDF text layer appends to each
 from __future__ import annotations
 
 import bisect
+import logging
 import re
 import zipfile
 from collections import Counter
@@ -20,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_PAGES = 5000
+# pypdf logs what it repairs ("EOF marker not found"); what cannot be read is reported by name in
+# the ingest summary, so its warnings would only be noise on a user's terminal.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
 class ExtractionError(Exception):

@@ -7,7 +7,9 @@ A document that fails keeps its previous version in the index and is named in th
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from llama_index.core import Document
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
@@ -78,11 +80,11 @@ class StructureChunker(TransformComponent):
 def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True) -> Summary:
     from kb.embed import load_embedding
 
-    embed = load_embedding(config.embed_model)
     if rebuild:
         drop_collection(config)
         config.docstore_path.unlink(missing_ok=True)
-    collection = open_collection(config, embed.model_name)
+    collection = open_collection(config, config.embed_model)  # a model mismatch fails before the model loads
+    embed = load_embedding(config.embed_model)
     docstore = (SimpleDocumentStore.from_persist_path(str(config.docstore_path))
                 if config.docstore_path.exists() else SimpleDocumentStore())
     tagger = ProgrammeLineTagger(load_programme_lines(config.programme_lines))
@@ -98,8 +100,12 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
     seen = set()
-    for source in tqdm(found.files, desc="Indexeren", unit="doc", disable=not progress):
+    bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
+    for source in bar:
         seen.add(source.doc_id)
+        if clash := _clash(docstore, source):
+            summary.failed.append({"doc_id": source.doc_id, "reason": clash})
+            continue
         try:
             doc = _document(source, fingerprint)
         except (ExtractionError, OSError) as exc:
@@ -134,6 +140,20 @@ def rebuild_lexical(config: Config, collection) -> LexicalIndex:
     index = LexicalIndex(rows)
     index.save(config.lexical_dir)
     return index
+
+
+def _clash(docstore, source) -> str | None:
+    """Document ids are paths relative to the folder ingested, so two folders can both hold `notitie.txt`.
+    Refuse the second while the first still exists, rather than silently replacing it."""
+    indexed = docstore.get_document(source.doc_id, raise_error=False)
+    root = (indexed.metadata.get("root") if indexed is not None else None) or source.root
+    if root == source.root:
+        return None
+    other = Path(root) if Path(root).is_file() else Path(root) / source.doc_id
+    if not other.exists():
+        return None  # the indexed one moved or is gone: this file takes its place
+    return (f"document-id '{source.doc_id}' is al in gebruik voor {other}; geef een van beide een andere naam "
+            f"of gebruik een aparte index (--index-dir)")
 
 
 def _document(source, fingerprint: str) -> Document:

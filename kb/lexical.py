@@ -18,14 +18,16 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import Stemmer
-from bm25s.stopwords import STOPWORDS_DUTCH
+from bm25s.stopwords import STOPWORDS_DUTCH, STOPWORDS_EN
 
 _local = threading.local()
 # Question words carry no topic; bm25s's Dutch list has "wat", "wie" and "hoe" but not these.
+# English function words too, for questions asked in English (none is a Dutch content word).
 QUESTION_WORDS = {"wanneer", "hoeveel", "hoelang", "welk", "welke", "waarom", "waarmee", "waardoor", "waaraan",
-                  "waarover", "waarvoor", "waarin", "waarop"}
+                  "waarover", "waarvoor", "waarin", "waarop",
+                  "what", "who", "whom", "whose", "when", "where", "which", "why", "how", "does", "do", "did", "has"}
 STOPWORDS = {unicodedata.normalize("NFKD", w).encode("ascii", "ignore").decode()
-             for w in (*STOPWORDS_DUTCH, *QUESTION_WORDS)}
+             for w in (*STOPWORDS_DUTCH, *STOPWORDS_EN, *QUESTION_WORDS)}
 
 
 def analyze(text: str) -> list[str]:

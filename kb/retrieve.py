@@ -19,6 +19,7 @@ import numpy as np
 from kb.config import Config
 from kb.lexical import LexicalIndex
 from kb.store import open_collection
+from kb.tag import GENERAL, load_programme_lines
 
 RRF_K = 60
 CANDIDATES = 50  # per leg
@@ -33,6 +34,9 @@ class IndexMissing(RuntimeError):
 
 @dataclass
 class Filters:
+    """Restrict both legs. `year` matches a document dated in that year or reporting on a period
+    that includes it (the 2023 progress report covers 2019-2022: it matches 2019 to 2023)."""
+
     programme_line: str | None = None
     doc_type: str | None = None
     year: int | None = None
@@ -44,15 +48,26 @@ class Filters:
         if self.doc_type:
             conditions.append({"doc_type": self.doc_type})
         if self.year:
-            conditions += [{"year_from": {"$lte": int(self.year)}}, {"year_to": {"$gte": int(self.year)}}]
+            y = int(self.year)
+            conditions.append({"$or": [{"year": y}, {"$and": [{"year_from": {"$lte": y}}, {"year_to": {"$gte": y}}]}]})
         if not conditions:
             return None
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
     def allows(self, row: dict) -> bool:
+        y = int(self.year or 0)
         return ((not self.programme_line or row.get(f"pl_{self.programme_line}") == 1)
                 and (not self.doc_type or row.get("doc_type") == self.doc_type)
-                and (not self.year or row.get("year_from", 0) <= int(self.year) <= row.get("year_to", 0)))
+                and (not y or row.get("year") == y or row.get("year_from", 0) <= y <= row.get("year_to", 0)))
+
+    def check(self, programme_lines: set[str], doc_types: set[str]) -> None:
+        """A misspelt value would silently find nothing: name the valid ones instead."""
+        if self.programme_line and self.programme_line not in programme_lines:
+            raise ValueError(f"Onbekende programmalijn '{self.programme_line}'. "
+                             f"Kies uit: {', '.join(sorted(programme_lines))}.")
+        if self.doc_type and self.doc_type not in doc_types:
+            raise ValueError(f"Documenttype '{self.doc_type}' komt niet voor in de index. "
+                             f"Kies uit: {', '.join(sorted(doc_types))}.")
 
 
 @dataclass
@@ -75,7 +90,8 @@ class Hit:
 
     def to_dict(self) -> dict:
         m = self.meta
-        return {"rank": self.rank, "score": round(self.score, 6), "text": self.text, "doc_id": m.get("doc_id"),
+        return {"rank": self.rank, "score": round(self.score, 6), "text": self.text, "chunk_id": self.id,
+                "doc_id": m.get("doc_id"),
                 "title": m.get("title"), "page": m.get("page") or None, "page_label": m.get("page_label") or None,
                 "page_end": m.get("page_end") or None, "section": m.get("section", ""),
                 "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l],
@@ -87,17 +103,22 @@ class Retriever:
     def __init__(self, config: Config):
         from kb.embed import load_embedding
 
-        self.embed = load_embedding(config.embed_model)
-        self.collection = open_collection(config, self.embed.model_name, create=False)
+        # Check the index (and the model it was built with) before spending seconds on loading a model.
+        self.collection = open_collection(config, config.embed_model, create=False)
         self.lexical = LexicalIndex.load(config.lexical_dir)
         if self.collection is None or self.lexical is None:
-            raise IndexMissing("Er is nog geen index. Bouw die eerst met `kb ingest` (leest de map corpus/).")
+            raise IndexMissing(f"Er is nog geen index in {config.index_dir}. Bouw die eerst met `kb ingest` "
+                               f"(leest de map {config.corpus_dir}/, of geef mappen of bestanden op).")
+        self.embed = load_embedding(config.embed_model)
         self.rows = {r["id"]: r for r in self.lexical.rows}
+        self.doc_types = {r["doc_type"] for r in self.lexical.rows}
+        self.programme_lines = {GENERAL, *(line.id for line in load_programme_lines(config.programme_lines))}
 
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"Onbekende zoekmodus '{mode}'; kies uit {', '.join(MODES)}.")
         filters = filters or Filters()
+        filters.check(self.programme_lines, self.doc_types)
         legs = {"dense": self._dense(query, filters) if mode != "bm25" else [],
                 "lexical": self._lexical(query, filters) if mode != "dense" else []}
         fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)

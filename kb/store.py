@@ -38,6 +38,8 @@ def open_client(config: Config):
 
 
 def open_collection(config: Config, model_name: str, create: bool = True):
+    if not create and not config.chroma_url and not config.chroma_dir.exists():
+        return None  # reading must not leave an empty index folder behind
     client = open_client(config)
     if not create:
         names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
@@ -50,8 +52,9 @@ def open_collection(config: Config, model_name: str, create: bool = True):
     built_with = (collection.metadata or {}).get("embed_model")
     if built_with and built_with != model_name:
         raise ModelMismatch(
-            f"De index is gebouwd met embeddingmodel '{built_with}', maar de configuratie noemt '{model_name}'. "
-            f"Gebruik KB_EMBED_MODEL={built_with} of bouw de index opnieuw met `kb ingest --rebuild`.")
+            f"De index is gebouwd met embeddingmodel '{built_with}', maar gevraagd is '{model_name}'. "
+            f"Gebruik --model {built_with} (of KB_EMBED_MODEL={built_with}), of bouw de index opnieuw met het "
+            f"nieuwe model: `kb --model {model_name} ingest --rebuild`.")
     return collection
 
 

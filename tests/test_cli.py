@@ -1,6 +1,7 @@
 """End to end through the CLI on the shipped corpus, with the real model and an embedded Chroma."""
 import json
 import shutil
+import sys
 from pathlib import Path
 
 import pypdf
@@ -27,6 +28,7 @@ def index(tmp_path_factory):
     writer.encrypt(user_password="geheim")
     writer.write(corpus / "versleuteld.pdf")
     result = run(folder, "ingest", str(corpus), "--json")
+    assert result.exit_code == 3, result.output  # some files failed: scripts must see it
     return folder, corpus, json.loads(result.output.splitlines()[-1])
 
 
@@ -60,17 +62,64 @@ def test_pdf_citations_name_the_page_of_the_quoted_sentence(index):
     assert any(c["page"] == 4 for c in cited), data["answer"]
     pdf_pages = [" ".join(page.extract_text().split()) for page in pypdf.PdfReader(BESLUITENLIJST).pages]
     for c in cited:
-        assert c["quote"] in pdf_pages[c["page"] - 1], (c["page"], c["quote"])
+        for sentence in c["quotes"]:
+            assert sentence in pdf_pages[c["page"] - 1], (c["page"], sentence)
 
 
 def test_search_stdin_contract(index):
     folder, _, _ = index
-    result = run(folder, "search", "-", "--top-k", "3", input="Wie zitten aan de Zorgtafel?\nWat is WEL?\n")
+    result = run(folder, "search", "-", "--top-k", "3", input="Wie zitten aan de Zorgtafel?\n\nWat is WEL?\n")
     lines = [json.loads(l) for l in result.output.splitlines()]
-    assert [l["query"] for l in lines] == ["Wie zitten aan de Zorgtafel?", "Wat is WEL?"]
+    assert [l["query"] for l in lines] == ["Wie zitten aan de Zorgtafel?", "", "Wat is WEL?"]  # line for line
+    assert lines[1]["hits"] == [] and len(lines[2]["hits"]) == 3
     hit = lines[0]["hits"][0]
     assert set(hit) >= {"rank", "score", "text", "doc_id", "title", "page", "section", "programme_lines", "url"}
     assert "Zorgtafel" in hit["text"]
+
+
+def main_run(folder, monkeypatch, capsys, *args):
+    """Run `kb` as the console script does, with its error handling; (exit code, stdout, stderr)."""
+    from kb.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["kb", "--index-dir", str(folder / "indexes"), *args])
+    with pytest.raises(SystemExit) as stop:
+        main()
+    out = capsys.readouterr()
+    return stop.value.code, out.out, out.err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["search", "zorg", "--programme-line", "zorg"], "Onbekende programmalijn 'zorg'. Kies uit: algemeen, "),
+    (["ask", "zorg", "--doc-type", "Motie"], "Documenttype 'Motie' komt niet voor in de index. Kies uit: "),
+    (["search", "zorg", "--year", "abc"], "Ongeldige waarde voor '--year': 'abc' is geen geldig getal."),
+    (["search", "zorg", "--top-k", "0"], "Ongeldige waarde voor '--top-k'"),
+    (["search", " "], "de zoekvraag is leeg"),
+    (["ingest", "bestaat-niet"], "Pad bestaat niet: bestaat-niet"),
+])
+def test_mistakes_get_a_dutch_message_and_exit_code_2(index, monkeypatch, capsys, args, message):
+    code, out, err = main_run(index[0], monkeypatch, capsys, *args)
+    assert code == 2 and message in err and out == ""
+
+
+def test_year_filter_matches_the_date_or_the_period_reported_on(index):
+    folder, _, _ = index
+    for year, expected in ((2023, True), (2020, True), (2024, False)):  # report dated 2023, about 2019-2022
+        hits = json.loads(run(folder, "search", "Zorgtafel", "--year", str(year), "--json").output)["hits"]
+        assert any(h["doc_id"] == "003_b2a3fbcf700e85b8.txt" for h in hits) == expected, year
+
+
+def test_same_file_name_in_another_folder_is_refused_not_overwritten(index, tmp_path):
+    folder, _, _ = index
+    for name, text in (("a", "De eerste notitie gaat over zeekadetten in Urk."), ("b", "Een andere notitie.")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "notitie.txt").write_text(text, encoding="utf-8")
+    assert json.loads(run(folder, "ingest", str(tmp_path / "a"), "--json").output)["added"] == ["notitie.txt"]
+    second = run(folder, "ingest", str(tmp_path / "b"), "--json")
+    assert second.exit_code == 3
+    reason = json.loads(second.output)["failed"][0]["reason"]
+    assert "'notitie.txt' is al in gebruik" in reason and str(tmp_path / "a") in reason
+    hits = json.loads(run(folder, "search", "zeekadetten notitie", "--top-k", "20", "--json").output)["hits"]
+    assert any("De eerste notitie" in h["text"] for h in hits)
 
 
 def test_programme_line_filter_applies(index):
@@ -83,13 +132,13 @@ def test_programme_line_filter_applies(index):
 def test_ask_cites_passages_that_contain_each_sentence(index):
     folder, _, _ = index
     data = json.loads(run(folder, "ask", "Wanneer is WEL in Flevoland gestart?", "--json").output)
-    assert data["citations"]
-    passages = {h["doc_id"] + str(h["start_char"]): " ".join(h["text"].split()) for h in data["hits"]}
-    assert len(passages) == len(data["hits"])  # offsets identify each passage
+    assert data["found"] and data["citations"]
+    passages = {h["chunk_id"]: " ".join(h["text"].split()) for h in data["hits"]}
     for c in data["citations"]:
-        assert c["quote"] in data["answer"]
-        assert c["quote"] in passages[c["doc_id"] + str(next(
-            h["start_char"] for h in data["hits"] if " ".join(h["text"].split()).count(c["quote"])))]
+        assert c["quote"] == " … ".join(c["quotes"])
+        for sentence in c["quotes"]:
+            assert f"{sentence} [{c['n']}]" in data["answer"]
+            assert sentence in passages[c["chunk_id"]]
 
 
 def test_nothing_reached_the_network(index, outbound):
