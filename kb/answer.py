@@ -40,8 +40,10 @@ class Answer:
 
 def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: int = 5) -> Answer:
     terms = set(analyze(question))
+    if not terms:  # only stop words: nothing to match a sentence on
+        return Answer(question, NOT_FOUND, [], hits, found=False)
     candidates = []
-    for hit in hits[:passages] if terms else []:
+    for hit in hits[:passages]:
         for offset, sentence in _sentences(hit):
             matched = len(terms & set(analyze(sentence)))
             overlap = matched / len(terms)
@@ -89,10 +91,10 @@ def _sentences(hit: Hit):
         start = len(first_line)
     previous = None
     for a, b in sentence_spans(text, start):
-        if previous is not None and len(analyze(text[a:b])) < 3:
+        if len(analyze(text[a:b])) < 3:
+            if previous is None:
+                continue
             a = previous
-        elif len(analyze(text[a:b])) < 3:
-            continue
         previous = a
         yield a, collapse(text[a:b])
 
