@@ -44,8 +44,8 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
         return Answer(question, NOT_FOUND, [], hits, found=False)
     candidates = []
     for hit in hits[:passages]:
-        for offset, sentence in _sentences(hit):
-            matched = len(terms & set(analyze(sentence)))
+        for offset, sentence, words in _sentences(hit):
+            matched = len(terms & words)
             overlap = matched / len(terms)
             if matched < min(MIN_MATCHED, len(terms)):
                 continue
@@ -82,8 +82,8 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
 
 
 def _sentences(hit: Hit):
-    """(offset, sentence) in the passage, without its heading line; a sentence of under three
-    content words ("Zo ontstaat een participatiebrigade.") is quoted together with the one before."""
+    """(offset, sentence, its stems) in the passage, without its heading line; a sentence of under
+    three content words ("Zo ontstaat een participatiebrigade.") is quoted together with the one before."""
     text, start = hit.text, 0
     title = collapse(hit.meta.get("section", "").split(" > ")[-1])
     first_line = text.split("\n", 1)[0]
@@ -91,12 +91,13 @@ def _sentences(hit: Hit):
         start = len(first_line)
     previous = None
     for a, b in sentence_spans(text, start):
-        if len(analyze(text[a:b])) < 3:
+        words = analyze(text[a:b])
+        if len(words) < 3:
             if previous is None:
                 continue
-            a = previous
+            a, words = previous, analyze(text[previous:b])
         previous = a
-        yield a, collapse(text[a:b])
+        yield a, collapse(text[a:b]), set(words)
 
 
 def citation_supported(answer: Answer) -> bool:

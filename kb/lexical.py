@@ -1,8 +1,8 @@
 """Lexical leg: BM25 (bm25s) over Dutch stems (PyStemmer 'dutch') without Dutch stop words.
 
 Each chunk is indexed with its section path in front (a contextual header, as the dense leg
-embeds it): a question about "Zorgtafel" finds the passages under "2.2.3 Zorgtafel" even where
-their text does not repeat the word. The stored text stays the chunk's own text.
+embeds it): a question about buurtconciërges finds every passage under the heading
+"Buurtconciërges", also those whose text does not repeat the word. The stored text stays the chunk's own text.
 
 The index is rebuilt from the chunk table after every ingest that changed something, so it
 always mirrors Chroma; it is persisted beside Chroma in `indexes/bm25/`.

@@ -34,3 +34,18 @@ def outbound() -> list[str]:
 def no_network_for_the_whole_run():
     yield
     assert _outbound == [], f"network access outside this machine: {sorted(set(_outbound))}"
+
+
+@pytest.fixture
+def kb_main(monkeypatch, capsys):
+    """Run `kb ARGS...` as the console script does, error handling included: (exit code, stdout, stderr)."""
+    from kb.cli import main
+
+    def run(*args):
+        monkeypatch.setattr(sys, "argv", ["kb", *map(str, args)])
+        with pytest.raises(SystemExit) as stop:
+            main()
+        out = capsys.readouterr()
+        return stop.value.code, out.out, out.err
+
+    return run

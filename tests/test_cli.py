@@ -1,7 +1,6 @@
 """End to end through the CLI on the shipped corpus, with the real model and an embedded Chroma."""
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pypdf
@@ -77,17 +76,6 @@ def test_search_stdin_contract(index):
     assert "Zorgtafel" in hit["text"]
 
 
-def main_run(folder, monkeypatch, capsys, *args):
-    """Run `kb` as the console script does, with its error handling; (exit code, stdout, stderr)."""
-    from kb.cli import main
-
-    monkeypatch.setattr(sys, "argv", ["kb", "--index-dir", str(folder / "indexes"), *args])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    out = capsys.readouterr()
-    return stop.value.code, out.out, out.err
-
-
 @pytest.mark.parametrize("args, message", [
     (["search", "zorg", "--programme-line", "zorg"], "Onbekende programmalijn 'zorg'. Kies uit: algemeen, "),
     (["ask", "zorg", "--doc-type", "Motie"], "Documenttype 'Motie' komt niet voor in de index. Kies uit: "),
@@ -96,8 +84,8 @@ def main_run(folder, monkeypatch, capsys, *args):
     (["search", " "], "de zoekvraag is leeg"),
     (["ingest", "bestaat-niet"], "Pad bestaat niet: bestaat-niet"),
 ])
-def test_mistakes_get_a_dutch_message_and_exit_code_2(index, monkeypatch, capsys, args, message):
-    code, out, err = main_run(index[0], monkeypatch, capsys, *args)
+def test_mistakes_get_a_dutch_message_and_exit_code_2(index, kb_main, args, message):
+    code, out, err = kb_main("--index-dir", index[0] / "indexes", *args)
     assert code == 2 and message in err and out == ""
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from kb.cli import cli, main
+from kb.cli import cli
 
 ROOT = Path(__file__).parent.parent
 SMALL = ["000_375d85d319f8f12f.txt", "004_a924b13050f0aa6d.txt"]
@@ -76,13 +76,10 @@ def test_ingest_search_ask_against_a_chroma_server(chroma_server, small_corpus, 
     assert answer["citations"] and answer["citations"][0]["doc_id"] == "004_a924b13050f0aa6d.txt"
 
 
-def test_unreachable_server_is_a_clear_error(tmp_path, monkeypatch, capsys):
+def test_unreachable_server_is_a_clear_error(tmp_path, kb_main):
     url = f"http://127.0.0.1:{_free_port()}"
-    monkeypatch.setattr(sys, "argv", ["kb", "--index-dir", str(tmp_path), "--chroma-url", url, "search", "zorg"])
-    with pytest.raises(SystemExit) as stop:
-        main()
-    assert stop.value.code == 2
-    assert f"Chroma-server {url} is niet bereikbaar" in capsys.readouterr().err
+    code, _, err = kb_main("--index-dir", tmp_path, "--chroma-url", url, "search", "zorg")
+    assert code == 2 and f"Chroma-server {url} is niet bereikbaar" in err
 
 
 def test_index_built_with_another_model_is_refused(small_corpus, tmp_path):
