@@ -47,8 +47,8 @@ class Summary:
 class StructureChunker(TransformComponent):
     """Documents -> TextNodes along the document's structure (see kb.chunk), tagged with programme lines."""
 
-    target_tokens: int = 300
-    max_tokens: int = 500
+    target_tokens: int  # from Config.chunk_tokens
+    max_tokens: int  # from Config.max_tokens, capped by the model's window
     _count: object = PrivateAttr()
     _tagger: object = PrivateAttr()
 

@@ -138,7 +138,7 @@ class Retriever:
 
     def _dense(self, query: str, filters: Filters) -> list[tuple[str, float]]:
         vector = self.embed.get_query_embedding(query)
-        n = min(CANDIDATES, max(1, self.collection.count()))
+        n = min(CANDIDATES, max(1, len(self.rows)))  # the BM25 table mirrors the collection: no count() call
         result = self.collection.query(query_embeddings=[vector], n_results=n, where=filters.where(),
                                        include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in self.rows]

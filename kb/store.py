@@ -41,10 +41,8 @@ def open_collection(config: Config, model_name: str, create: bool = True):
     if not create and not config.chroma_url and not config.chroma_dir.exists():
         return None  # reading must not leave an empty index folder behind
     client = open_client(config)
-    if not create:
-        names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
-        if config.collection not in names:
-            return None
+    if not create and config.collection not in _collection_names(client):
+        return None
     # Embeddings are always computed by kb and passed in, so no Chroma embedding function is used.
     collection = client.get_or_create_collection(
         config.collection, embedding_function=None,
@@ -60,9 +58,13 @@ def open_collection(config: Config, model_name: str, create: bool = True):
 
 def drop_collection(config: Config) -> None:
     client = open_client(config)
-    names = [c if isinstance(c, str) else c.name for c in client.list_collections()]
-    if config.collection in names:
+    if config.collection in _collection_names(client):
         client.delete_collection(config.collection)
+
+
+def _collection_names(client) -> list[str]:
+    # list_collections() has returned names in some Chroma versions and Collection objects in others.
+    return [c if isinstance(c, str) else c.name for c in client.list_collections()]
 
 
 def vector_store(collection) -> ChromaVectorStore:

@@ -45,8 +45,8 @@ class ProgrammeLineTagger:
         self._phrases = [(l.id, tuple(analyze(s))) for l in lines for s in (l.name, *l.synonyms) if analyze(s)]
 
     def tag(self, section: str, text: str) -> list[str]:
-        structural = [self._names[_norm(re.sub(r"^[\d.]+\s*", "", part))]
-                      for part in section.split(" > ") if _norm(re.sub(r"^[\d.]+\s*", "", part)) in self._names]
+        headings = (_norm(re.sub(r"^[\d.]+\s*", "", part)) for part in section.split(" > "))
+        structural = [self._names[h] for h in headings if h in self._names]
         if structural:
             return sorted(set(structural))
         tokens = analyze(f"{section} {text}")
