@@ -32,10 +32,11 @@ class Answer:
     citations: list[dict] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     found: bool = True
+    query: str = ""  # what was searched: the question, or a follow-up completed from the conversation
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "answer": self.answer, "found": self.found,
-                "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
+        return {"question": self.question, "query": self.query or self.question, "answer": self.answer,
+                "found": self.found, "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
 
 
 def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: int = 5) -> Answer:
@@ -44,7 +45,7 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
         return Answer(question, NOT_FOUND, [], hits, found=False)
     candidates = []
     for hit in hits[:passages]:
-        for offset, sentence, words in _sentences(hit):
+        for offset, sentence, words in passage_sentences(hit):
             matched = len(terms & words)
             overlap = matched / len(terms)
             if matched < min(MIN_MATCHED, len(terms)):
@@ -72,8 +73,10 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
             numbers[key] = len(numbers) + 1
             m = hit.meta
             citations.append({"n": numbers[key], "doc_id": m.get("doc_id"), "title": m.get("title"),
-                              "page": page, "page_label": label, "section": m.get("section", ""),
-                              "url": m.get("url", ""), "quote": "", "quotes": [], "chunk_id": hit.id})
+                              "doc_type": m.get("doc_type"), "date": m.get("date"), "page": page, "page_label": label,
+                              "section": m.get("section", ""), "url": m.get("url", ""), "quote": "", "quotes": [],
+                              "chunk_id": hit.id, "passage": hit.text,
+                              "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l]})
         citation = citations[numbers[key] - 1]
         citation["quotes"].append(sentence)  # every sentence this citation supports
         citation["quote"] = " … ".join(citation["quotes"])
@@ -81,7 +84,7 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
     return Answer(question, " ".join(parts), citations, hits)
 
 
-def _sentences(hit: Hit):
+def passage_sentences(hit: Hit):
     """(offset, sentence, its stems) in the passage, without its heading line; a sentence of under
     three content words ("Zo ontstaat een participatiebrigade.") is quoted together with the one before."""
     text, start = hit.text, 0

@@ -3,13 +3,22 @@
     >>> kb = KnowledgeBase()
     >>> kb.ingest()                      # corpus/ -> indexes/
     >>> kb.ask("Wat is WEL in Flevoland?").answer
+    >>> kb.ask("en in 2022?", previous=["Wat deed de Zorgtafel in 2021?"]).query
+    'Wat deed de Zorgtafel in 2022?'
+
+A long-running process (the UI) sees a re-index by another process: when the BM25 table on disk
+is newer than the one loaded, the next call reloads it (the model stays loaded).
 """
 from __future__ import annotations
 
+import json
+import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 from kb.answer import Answer, compose
 from kb.config import Config
+from kb.conversation import follow_up_query
 from kb.ingest import Summary, ingest
 from kb.retrieve import Filters, Hit, Retriever
 
@@ -18,12 +27,18 @@ class KnowledgeBase:
     def __init__(self, config: Config | None = None):
         self.config = config or Config.load()
         self._retriever: Retriever | None = None
+        self._loaded_at = 0.0  # mtime of the BM25 table the retriever holds
+        self._derived: dict = {}  # overview and document paths, computed once per loaded index
+        self._lock = threading.Lock()
 
     @property
     def retriever(self) -> Retriever:
-        if self._retriever is None:
-            self._retriever = Retriever(self.config)
-        return self._retriever
+        with self._lock:
+            stamp = self._index_stamp()
+            if self._retriever is None or stamp != self._loaded_at:
+                self._retriever = Retriever(self.config)  # the model is loaded once per process (load_embedding)
+                self._loaded_at, self._derived = stamp, {}
+            return self._retriever
 
     def ingest(self, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True) -> Summary:
         summary = ingest(self.config, paths, rebuild=rebuild, progress=progress)
@@ -33,8 +48,31 @@ class KnowledgeBase:
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         return self.retriever.search(query, top_k=top_k, filters=filters, mode=mode)
 
-    def ask(self, question: str, filters: Filters | None = None) -> Answer:
-        return compose(question, self.search(question, top_k=10, filters=filters))
+    def ask(self, question: str, filters: Filters | None = None, previous: list[str] | None = None) -> Answer:
+        """Answer `question`; `previous` are the earlier questions of the conversation, oldest first,
+        so that a short follow-up ("en in 2022?") is searched as the question it continues."""
+        query = follow_up_query(question, previous or [])
+        answer = compose(query, self.search(query, top_k=10, filters=filters))
+        answer.question, answer.query = question, query
+        return answer
+
+    def overview(self) -> list:
+        """Per programme line, the dated activities, decisions and results in the index (kb.overview)."""
+        from kb.overview import build_overview
+        from kb.tag import load_programme_lines
+
+        retriever = self.retriever
+        if "overview" not in self._derived:
+            self._derived["overview"] = build_overview(retriever.lexical.rows,
+                                                       load_programme_lines(self.config.programme_lines))
+        return self._derived["overview"]
+
+    def document_path(self, doc_id: str) -> Path | None:
+        """The indexed file behind `doc_id`, for a link to the original; None for an unknown id."""
+        self.retriever  # noqa: B018 - reloads the index (and forgets old paths) when it changed
+        if "paths" not in self._derived:
+            self._derived["paths"] = _document_paths(self.config.docstore_path)
+        return self._derived["paths"].get(doc_id)
 
     def stats(self) -> dict:
         rows = self.retriever.lexical.rows
@@ -44,10 +82,35 @@ class KnowledgeBase:
                 per_line[line] = per_line.get(line, 0) + 1
             per_type[r["doc_type"]] = per_type.get(r["doc_type"], 0) + 1
             doc = docs.setdefault(r["doc_id"], {"doc_id": r["doc_id"], "title": r["title"], "doc_type": r["doc_type"],
-                                                "date": r.get("date", ""), "chunks": 0})
+                                                "date": r.get("date", ""), "url": r.get("url", ""),
+                                                "programme_lines": set(), "chunks": 0})
             doc["chunks"] += 1
+            doc["programme_lines"].update(l for l in r.get("programme_lines", "").split(",") if l)
+        for doc in docs.values():
+            doc["programme_lines"] = sorted(doc["programme_lines"])
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
+        updated = datetime.fromtimestamp(self._loaded_at, timezone.utc).isoformat(timespec="seconds")
         return {"documents": len(docs), "chunks": len(rows), "per_programme_line": per_line,
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
-                "embed_model": self.retriever.embed.model_name, "chroma": self.config.chroma_url or "embedded",
+                "last_indexed": updated, "embed_model": self.retriever.embed.model_name,
+                "chroma": self.config.chroma_url or "embedded",
                 "document_list": sorted(docs.values(), key=lambda d: d["doc_id"])}
+
+    def _index_stamp(self) -> float:
+        table = self.config.lexical_dir / "rows.json"
+        return table.stat().st_mtime if table.exists() else 0.0
+
+
+def _document_paths(docstore_path: Path) -> dict[str, Path]:
+    # Read the docstore's JSON directly: only the metadata is needed, not llama-index Document objects.
+    if not docstore_path.exists():
+        return {}
+    data = json.loads(docstore_path.read_text(encoding="utf-8"))
+    paths = {}
+    for doc_id, meta in data.get("docstore/metadata", {}).items():
+        record = data.get("docstore/data", {}).get(doc_id, {}).get("__data__", {})
+        root = (record.get("metadata") or {}).get("root")
+        if root:
+            path = Path(root)
+            paths[doc_id] = path if path.is_file() else path / doc_id
+    return paths

@@ -175,6 +175,24 @@ def evaluate_cmd(ctx, qa_file, mode, as_json):
                f"bronnen kloppen: {answers['citations_supported']}")
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Adres om op te luisteren (0.0.0.0: het hele netwerk).")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Poort.")
+@json_option
+@click.pass_context
+def serve(ctx, host, port, as_json):
+    """Start de webapp (chat met bronnen, programmalijnen, documenten); stop met Ctrl+C."""
+    from kb.api import KnowledgeBase
+    from ui.app import serve as serve_app
+
+    url = f"http://{host}:{port}/"
+    if as_json:
+        _emit({"url": url, "index_dir": str(ctx.obj.index_dir)})
+    else:
+        click.echo(f"Kennisbank draait op {url} (stoppen: Ctrl+C)")
+    serve_app(KnowledgeBase(ctx.obj), host=host, port=port)
+
+
 def main():
     from kb.retrieve import IndexMissing
     from kb.store import ModelMismatch, StoreUnavailable

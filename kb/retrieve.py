@@ -34,12 +34,27 @@ class IndexMissing(RuntimeError):
 
 @dataclass
 class Filters:
-    """Restrict both legs. `year` matches a document dated in that year or reporting on a period
-    that includes it (the 2023 progress report covers 2019-2022: it matches 2019 to 2023)."""
+    """Restrict both legs. A year range matches a document dated in it or reporting on a period that
+    overlaps it (the 2023 progress report covers 2019-2022: it matches 2019 to 2023). `year` is
+    shorthand for a range of one year.
+
+        >>> Filters(programme_line="toekomstbestendige-zorg", year_from=2020, year_to=2022).years()
+        (2020, 2022)
+    """
 
     programme_line: str | None = None
     doc_type: str | None = None
     year: int | None = None
+    year_from: int | None = None
+    year_to: int | None = None
+
+    def years(self) -> tuple[int, int] | None:
+        """(first, last) year asked for, or None; one open end stays open."""
+        if self.year:
+            return int(self.year), int(self.year)
+        if not (self.year_from or self.year_to):
+            return None
+        return int(self.year_from or 0), int(self.year_to or 9999)
 
     def where(self) -> dict | None:
         conditions = []
@@ -47,27 +62,36 @@ class Filters:
             conditions.append({f"pl_{self.programme_line}": 1})
         if self.doc_type:
             conditions.append({"doc_type": self.doc_type})
-        if self.year:
-            y = int(self.year)
-            conditions.append({"$or": [{"year": y}, {"$and": [{"year_from": {"$lte": y}}, {"year_to": {"$gte": y}}]}]})
+        if years := self.years():
+            lo, hi = years
+            conditions.append({"$or": [{"$and": [{"year": {"$gte": lo}}, {"year": {"$lte": hi}}]},
+                                       {"$and": [{"year_from": {"$gt": 0}}, {"year_from": {"$lte": hi}},
+                                                 {"year_to": {"$gte": lo}}]}]})
         if not conditions:
             return None
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
     def allows(self, row: dict) -> bool:
-        y = int(self.year or 0)
+        years = self.years()
         return ((not self.programme_line or row.get(f"pl_{self.programme_line}") == 1)
                 and (not self.doc_type or row.get("doc_type") == self.doc_type)
-                and (not y or row.get("year") == y or row.get("year_from", 0) <= y <= row.get("year_to", 0)))
+                and (not years or _overlaps(row, *years)))
 
     def check(self, programme_lines: set[str], doc_types: set[str]) -> None:
         """A misspelt value would silently find nothing: name the valid ones instead."""
         if self.programme_line and self.programme_line not in programme_lines:
             raise ValueError(f"Onbekende programmalijn '{self.programme_line}'. "
                              f"Kies uit: {', '.join(sorted(programme_lines))}.")
+        if (years := self.years()) and years[0] > years[1]:
+            raise ValueError(f"Het jaartal 'vanaf' ({years[0]}) ligt na 'tot en met' ({years[1]}).")
         if self.doc_type and self.doc_type not in doc_types:
             raise ValueError(f"Documenttype '{self.doc_type}' komt niet voor in de index. "
                              f"Kies uit: {', '.join(sorted(doc_types))}.")
+
+
+def _overlaps(row: dict, lo: int, hi: int) -> bool:
+    year, start, end = row.get("year", 0), row.get("year_from", 0), row.get("year_to", 0)
+    return lo <= year <= hi or (start > 0 and start <= hi and end >= lo)
 
 
 @dataclass

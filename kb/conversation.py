@@ -1,0 +1,43 @@
+"""Conversation: turn a short follow-up question into one that can be searched on its own.
+
+A follow-up such as "en in 2022?" carries almost no words to search on; what it asks about
+is in the previous question. A follow-up is recognised by its opening ("en", "maar", "ook",
+"and", "what about"), by a word that points back ("daarvan", "hierover", "that"), or by having
+no content words but a year. It then takes the previous question's words: a year in the
+follow-up replaces the previous question's year; otherwise the follow-up is added to it.
+A question that stands on its own ("Wat is de Zorgtafel?", one content word) is left as it is.
+
+    >>> follow_up_query("en in 2022?", ["Hoeveel buurtconciërges waren er in 2021?"])
+    'Hoeveel buurtconciërges waren er in 2022?'
+    >>> follow_up_query("Wat is de Zorgtafel?", ["Wanneer is WEL gestart?"])
+    'Wat is de Zorgtafel?'
+"""
+from __future__ import annotations
+
+import re
+
+from kb.lexical import analyze
+
+FOLLOW_UP_OPENINGS = re.compile(
+    r"^\s*(en|maar|ook|of|dus|en wat|wat dan|hoe zit het met|en hoe|and|but|also|what about|how about)\b",
+    re.IGNORECASE)
+YEAR = re.compile(r"\b(19|20)\d{2}\b")
+POINTING_BACK = re.compile(r"\b(daarvan|daarover|daarbij|daarin|daarmee|hiervan|hierover|hierbij|hiermee|"
+                           r"dezelfde|it|its|that|them|they)\b", re.IGNORECASE)
+
+
+def is_follow_up(question: str) -> bool:
+    return (bool(FOLLOW_UP_OPENINGS.match(question) or POINTING_BACK.search(question))
+            or not analyze(YEAR.sub(" ", question)))
+
+
+def follow_up_query(question: str, previous: list[str]) -> str:
+    """The question to search on, given the earlier questions of the conversation (oldest first)."""
+    if not previous or not is_follow_up(question):
+        return question
+    before = previous[-1]
+    years = [m.group(0) for m in YEAR.finditer(question)]
+    if years and YEAR.search(before) and not analyze(YEAR.sub(" ", question)):
+        # Only a year is new ("en in 2022?"): ask the previous question about that year.
+        return YEAR.sub(years[0], before, count=1)
+    return f"{before} {question.strip()}"

@@ -1,0 +1,1 @@
+"""The Gradio app over kb.api.KnowledgeBase (see ui/app.py)."""

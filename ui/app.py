@@ -1,0 +1,248 @@
+"""The Gradio app: chat with cited sources, an overview per programme line, and the indexed documents.
+
+A thin layer over `kb.api.KnowledgeBase`; started by `kb serve` (or `python -m ui.app`).
+Runs on 127.0.0.1 by default; no request leaves the machine (analytics off, system fonts,
+no share link). Besides the page, two API endpoints for `gradio_client`:
+
+    >>> from gradio_client import Client
+    >>> Client("http://127.0.0.1:7860/").predict("Wie zitten aan de Zorgtafel?", api_name="/vraag")["answer"]
+
+and `/bron/<doc_id>` serves the indexed file behind a citation (only files in the index).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import gradio as gr
+import pandas as pd
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+from kb.api import KnowledgeBase
+from kb.retrieve import Filters, IndexMissing
+from kb.store import ModelMismatch, StoreUnavailable
+from kb.tag import load_programme_lines
+from ui import render
+
+log = logging.getLogger("kb.ui")
+MAX_QUESTION = 1000  # characters
+ALL = ""  # the dropdowns' "no filter" value
+CSS = (Path(__file__).parent / "style.css").read_text(encoding="utf-8")
+# Clicking a marker [n] in an answer scrolls to source n and flashes it (Markdown links would
+# otherwise open the page again in a new tab).
+JS = """() => {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest('a[href^="#bron-"]');
+    if (!link) return;
+    event.preventDefault(); event.stopPropagation();
+    const card = document.getElementById(link.getAttribute('href').slice(1));
+    if (!card) return;
+    document.querySelectorAll('.kb-source.kb-active').forEach((c) => c.classList.remove('kb-active'));
+    card.classList.add('kb-active');
+    card.scrollIntoView({behavior: 'smooth', block: 'center'});
+  }, true);
+}"""
+
+
+class App:
+    """The handlers behind the page; each turns a library error into a clear Dutch message."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        self.lines = {line.id: line.name for line in load_programme_lines(kb.config.programme_lines)}
+
+    # --- chat -------------------------------------------------------------------------------------
+    def ask(self, question: str, line: str = ALL, doc_type: str = ALL, year_from=None, year_to=None,
+            previous: list[str] | None = None):
+        """(Answer, 'gezocht in' label); raises gr.Error with a Dutch message on bad input or a broken index."""
+        question = (question or "").strip()
+        if not question:
+            raise gr.Error("Typ eerst een vraag.")
+        if len(question) > MAX_QUESTION:
+            raise gr.Error(f"De vraag is te lang ({len(question)} tekens); het maximum is {MAX_QUESTION}.")
+        filters = Filters(programme_line=line or None, doc_type=doc_type or None,
+                          year_from=_year(year_from), year_to=_year(year_to))
+        answer = self._guard(lambda: self.kb.ask(question, filters, previous=previous or []))
+        return answer, render.filters_label(self.lines.get(line), doc_type, filters.years())
+
+    def chat(self, question, history, previous, line, doc_type, year_from, year_to):
+        """Chat submit: (textbox, history, previous questions, sources panel)."""
+        history = list(history or [])
+        try:
+            answer, searched_in = self.ask(question, line, doc_type, year_from, year_to, previous)
+        except gr.Error as exc:
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": f"⚠️ {exc.message}"}]
+            return "", history, previous, render.sources_html(None, self.link)
+        history += [{"role": "user", "content": question},
+                    {"role": "assistant", "content": render.answer_markdown(answer, searched_in)}]
+        return "", history, [*(previous or []), answer.query], render.sources_html(answer, self.link)
+
+    def api_ask(self, vraag: str, programmalijn: str = "", documenttype: str = "", vanaf_jaar: int | None = None,
+                tot_en_met_jaar: int | None = None, eerdere_vragen: list[str] | None = None) -> dict:
+        """Beantwoord een vraag: het antwoord met [n]-markeringen, de bronnen (met passage) en wat er gezocht is."""
+        answer, searched_in = self.ask(vraag, programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar,
+                                       eerdere_vragen)
+        data = answer.to_dict()
+        del data["hits"]
+        for c in data["citations"]:
+            c["link"] = self.link(c)
+        return {**data, "searched_in": searched_in}
+
+    def api_search(self, vraag: str, aantal: int = 10, programmalijn: str = "", documenttype: str = "",
+                   vanaf_jaar: int | None = None, tot_en_met_jaar: int | None = None) -> list[dict]:
+        """Zoek passages (hybride zoeken), best passende eerst."""
+        if not (vraag or "").strip():
+            raise gr.Error("Typ eerst een zoekvraag.")
+        filters = Filters(programmalijn or None, documenttype or None, year_from=_year(vanaf_jaar),
+                          year_to=_year(tot_en_met_jaar))
+        return [h.to_dict() for h in self._guard(lambda: self.kb.search(vraag, top_k=int(aantal), filters=filters))]
+
+    def link(self, citation: dict) -> str:
+        path = self.kb.document_path(citation["doc_id"])
+        return render.document_href(citation, has_file=bool(path and path.is_file()))
+
+    # --- page load, overview, documents ---------------------------------------------------------
+    def load(self):
+        """On page load: filter choices, index status, overview, chart and document table."""
+        try:
+            stats = self._guard(self.kb.stats)
+        except gr.Error as exc:
+            banner = f'<div class="kb-banner kb-error">{render.html.escape(exc.message)}</div>'
+            empty = pd.DataFrame(columns=["jaar", "items", "programmalijn"])
+            return gr.update(), gr.update(), gr.update(), banner, banner, empty, banner, _documents_frame([])
+        types = sorted(stats["per_doc_type_chunks"])
+        years = _year_choices(self.kb.retriever.lexical.rows)
+        overview = self.kb.overview()
+        status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
+                  f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · laatst geïndexeerd "
+                  f"{stats['last_indexed'].replace('T', ' ').replace('+00:00', ' UTC')}")
+        return (gr.update(choices=[("Alle documenttypen", ALL), *[(t, t) for t in types]]),
+                gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
+                gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
+                "", status, _chart(overview), render.overview_html(overview, self.link),
+                _documents_frame(stats["document_list"]))
+
+    def documents(self, text: str):
+        try:
+            docs = self._guard(self.kb.stats)["document_list"]
+        except gr.Error:
+            return _documents_frame([])
+        words = (text or "").lower().split()
+        return _documents_frame([d for d in docs if all(w in " ".join(map(str, d.values())).lower() for w in words)])
+
+    def _guard(self, call):
+        try:
+            return call()
+        except IndexMissing as exc:
+            raise gr.Error(f"De index is nog niet gebouwd. {exc} Herlaad daarna deze pagina.") from exc
+        except StoreUnavailable as exc:
+            raise gr.Error(f"De zoekindex is niet bereikbaar: {exc}. Controleer of de Chroma-server draait.") from exc
+        except (ModelMismatch, ValueError) as exc:
+            raise gr.Error(str(exc)) from exc
+        except Exception as exc:  # never a stack trace in the page; the log has it
+            log.exception("onverwachte fout")
+            raise gr.Error("Er ging iets mis bij het zoeken. De beheerder vindt de details in het log.") from exc
+
+
+def build(kb: KnowledgeBase) -> gr.Blocks:
+    app = App(kb)
+    line_choices = [("Alle programmalijnen", ALL), *[(name, id_) for id_, name in app.lines.items()]]
+    with gr.Blocks(title="Kennisbank Krachtige Samenleving") as blocks:
+        gr.Markdown("# Kennisbank Krachtige Samenleving\nVragen over het programma Krachtige Samenleving van de "
+                    "provincie Flevoland, beantwoord met zinnen uit de documenten en hun bron.")
+        banner = gr.HTML(elem_id="kb-banner")
+        with gr.Tab("Vragen", id="vragen"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chatbot = gr.Chatbot(label="Gesprek", elem_id="kb-chat", height=460, buttons=["copy"],
+                                         feedback_options=None, placeholder="Stel een vraag over Krachtige Samenleving.")
+                    question = gr.Textbox(label="Vraag", elem_id="kb-question", max_length=MAX_QUESTION, lines=1,
+                                          placeholder="Bijvoorbeeld: Wie zitten aan de Zorgtafel? (Enter om te vragen)")
+                    with gr.Row():
+                        send = gr.Button("Vraag", variant="primary", elem_id="kb-send")
+                        clear = gr.Button("Nieuw gesprek", elem_id="kb-clear")
+                with gr.Column(scale=1, min_width=220):
+                    line = gr.Dropdown(line_choices, value=ALL, label="Programmalijn", elem_id="kb-filter-line")
+                    doc_type = gr.Dropdown([("Alle documenttypen", ALL)], value=ALL, label="Documenttype",
+                                           elem_id="kb-filter-type")
+                    with gr.Row():
+                        year_from = gr.Dropdown([("—", ALL)], value=ALL, label="Vanaf jaar", elem_id="kb-filter-from")
+                        year_to = gr.Dropdown([("—", ALL)], value=ALL, label="Tot en met jaar", elem_id="kb-filter-to")
+            gr.Markdown("### Bronnen")
+            sources = gr.HTML(render.sources_html(None, app.link), elem_id="kb-sources")
+        with gr.Tab("Programmalijnen", id="programmalijnen"):
+            gr.Markdown("Wat de provincie per programmalijn deed — activiteiten, besluiten en resultaten — uit de "
+                        "geïndexeerde documenten, op datum, elk met een bron.")
+            chart = gr.BarPlot(x="jaar", y="items", color="programmalijn", title="Items per jaar",
+                               x_title="jaar", y_title="aantal items", elem_id="kb-chart", height=260)
+            overview = gr.HTML(elem_id="kb-overview")
+        with gr.Tab("Documenten", id="documenten"):
+            status = gr.Markdown(elem_id="kb-status")
+            find = gr.Textbox(label="Zoek in de lijst", elem_id="kb-doc-search", placeholder="titel, type, jaar…")
+            table = gr.Dataframe(_documents_frame([]), elem_id="kb-documents", interactive=False, wrap=True)
+
+        previous = gr.State([])
+        chat_io = dict(fn=app.chat, inputs=[question, chatbot, previous, line, doc_type, year_from, year_to],
+                       outputs=[question, chatbot, previous, sources], api_visibility="private")
+        question.submit(**chat_io)
+        send.click(**chat_io)
+        clear.click(lambda: ([], [], render.sources_html(None, app.link)), outputs=[chatbot, previous, sources],
+                    api_visibility="private")
+        find.change(app.documents, inputs=find, outputs=table, api_visibility="private")
+        blocks.load(app.load, outputs=[doc_type, year_from, year_to, banner, status, chart, overview, table],
+                    api_visibility="private")
+        gr.api(app.api_ask, api_name="vraag")
+        gr.api(app.api_search, api_name="zoek")
+    return blocks
+
+
+def create_server(kb: KnowledgeBase) -> FastAPI:
+    """The FastAPI app: `/bron/<doc_id>` for originals, and the Gradio page at `/`."""
+    server = FastAPI(title="Kennisbank Krachtige Samenleving", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @server.get("/bron/{doc_id:path}")
+    def original(doc_id: str):
+        path = kb.document_path(doc_id)  # only documents in the index: no path from the request is opened
+        if path is None or not path.is_file():
+            raise HTTPException(404, "Dit document staat niet (meer) in de index.")
+        media = "application/pdf" if path.suffix.lower() == ".pdf" else None
+        if path.suffix.lower() in (".txt", ".md"):
+            media = "text/plain; charset=utf-8"
+        return FileResponse(path, media_type=media, content_disposition_type="inline")
+
+    theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+    return gr.mount_gradio_app(server, build(kb), path="/", theme=theme, css=CSS, js=JS, ssr_mode=False,
+                               footer_links=["api"], show_error=True)
+
+
+def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860) -> None:
+    import uvicorn
+
+    uvicorn.run(create_server(kb), host=host, port=port, log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
+
+
+def _year(value) -> int | None:
+    return int(value) if value not in (None, "", 0) else None
+
+
+def _year_choices(rows: list[dict]) -> list[int]:
+    years = {y for r in rows for y in (r.get("year"), r.get("year_from"), r.get("year_to")) if y}
+    return list(range(min(years), max(years) + 1)) if years else []
+
+
+def _chart(overviews) -> pd.DataFrame:
+    return pd.DataFrame([{"jaar": str(year), "items": count, "programmalijn": line.name}
+                         for line in overviews for year, count in line.per_year().items()],
+                        columns=["jaar", "items", "programmalijn"])
+
+
+def _documents_frame(docs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"document": d["doc_id"], "titel": d["title"], "type": d["doc_type"], "datum": d["date"],
+                          "programmalijnen": ", ".join(d.get("programme_lines", [])), "passages": d["chunks"]}
+                         for d in docs], columns=["document", "titel", "type", "datum", "programmalijnen", "passages"])
+
+
+if __name__ == "__main__":
+    serve(KnowledgeBase())
