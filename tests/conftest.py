@@ -49,3 +49,18 @@ def kb_main(monkeypatch, capsys):
         return stop.value.code, out.out, out.err
 
     return run
+
+
+@pytest.fixture(scope="session")
+def corpus_index(tmp_path_factory):
+    """The shipped corpus, indexed once per test run with the real model and an embedded Chroma: its Config."""
+    from pathlib import Path
+
+    from kb.api import KnowledgeBase
+    from kb.config import Config
+
+    root = Path(__file__).parent.parent
+    config = Config.load(index_dir=tmp_path_factory.mktemp("corpus-index") / "indexes", corpus_dir=root / "corpus")
+    summary = KnowledgeBase(config).ingest([root / "corpus"], progress=False)
+    assert len(summary.added) == 5 and not summary.failed, summary
+    return config

@@ -121,5 +121,5 @@ def _page(c: dict) -> str:
 
 
 def _md_escape(text: str) -> str:
-    """Markdown and HTML in document text are shown literally."""
-    return re.sub(r"([\\`*_{}\[\]()#+!<>|~])", r"\\\1", text)
+    """Markdown and HTML in document text are shown literally: HTML as entities, Markdown backslash-escaped."""
+    return re.sub(r"([\\`*_{}\[\]()#+!|~])", r"\\\1", html.escape(text, quote=False))
