@@ -14,6 +14,10 @@ from kb.retrieve import Hit
 from kb.sentences import collapse, sentence_spans
 
 NOT_FOUND = "Hierover staat niets in de geïndexeerde documenten."
+NOT_FOUND_EN = "The indexed documents say nothing about this."
+# Words that mark a question as English (none is a Dutch word); two of them are enough.
+ENGLISH_WORDS = {"what", "who", "whom", "whose", "when", "where", "which", "why", "how", "does", "did", "the",
+                 "about", "has", "have", "were", "are", "with", "for", "province", "and", "many", "much"}
 # A sentence is used only when it contains at least MIN_MATCHED distinct content words (stems) of
 # the question and at least MIN_OVERLAP of them. Two words, not one, is what keeps unrelated
 # questions out ("What is the capital of France?" shares only "capital" with "Human Capital
@@ -39,10 +43,19 @@ class Answer:
                 "found": self.found, "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
 
 
+def in_english(question: str) -> bool:
+    return len(ENGLISH_WORDS & set(re.findall(r"[a-z]+", question.lower()))) >= 2
+
+
+def not_found(question: str, hits: list[Hit]) -> Answer:
+    """'Nothing found', in English for a question asked in English; the nearest passages stay in `hits`."""
+    return Answer(question, NOT_FOUND_EN if in_english(question) else NOT_FOUND, [], hits, found=False)
+
+
 def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: int = 5) -> Answer:
     terms = set(analyze(question))
     if not terms:  # only stop words: nothing to match a sentence on
-        return Answer(question, NOT_FOUND, [], hits, found=False)
+        return not_found(question, hits)
     candidates = []
     for hit in hits[:passages]:
         for offset, sentence, words in passage_sentences(hit):
@@ -53,7 +66,7 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
             candidates.append((overlap + 0.5 / hit.rank, overlap, hit, offset, sentence))
     relevant = [c for c in candidates if c[1] >= MIN_OVERLAP]
     if not relevant:
-        return Answer(question, NOT_FOUND, [], hits, found=False)
+        return not_found(question, hits)
     chosen, seen = [], []
     for c in sorted(relevant, key=lambda c: -c[0]):
         key = re.sub(r"\W+", "", c[4].lower())
