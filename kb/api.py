@@ -107,9 +107,8 @@ def _document_paths(docstore_path: Path) -> dict[str, Path]:
         return {}
     data = json.loads(docstore_path.read_text(encoding="utf-8"))
     paths = {}
-    for doc_id, meta in data.get("docstore/metadata", {}).items():
-        record = data.get("docstore/data", {}).get(doc_id, {}).get("__data__", {})
-        root = (record.get("metadata") or {}).get("root")
+    for doc_id, record in data.get("docstore/data", {}).items():
+        root = (record.get("__data__", {}).get("metadata") or {}).get("root")
         if root:
             path = Path(root)
             paths[doc_id] = path if path.is_file() else path / doc_id

@@ -2,7 +2,7 @@
 
 A follow-up such as "en in 2022?" carries almost no words to search on; what it asks about
 is in the previous question. A follow-up is recognised by its opening ("en", "maar", "ook",
-"and", "what about"), by a word that points back ("daarvan", "hierover", "that"), or by having
+"and", "what about"), by a word that points back ("daarvan", "hierover", "they"), or by having
 no content words but a year. It then takes the previous question's words: a year in the
 follow-up replaces the previous question's year; otherwise the follow-up is added to it.
 A question that stands on its own ("Wat is de Zorgtafel?", one content word) is left as it is.
@@ -23,7 +23,7 @@ FOLLOW_UP_OPENINGS = re.compile(
     re.IGNORECASE)
 YEAR = re.compile(r"\b(19|20)\d{2}\b")
 POINTING_BACK = re.compile(r"\b(daarvan|daarover|daarbij|daarin|daarmee|hiervan|hierover|hierbij|hiermee|"
-                           r"dezelfde|it|its|that|them|they)\b", re.IGNORECASE)
+                           r"dezelfde|it|its|them|they)\b", re.IGNORECASE)
 
 
 def is_follow_up(question: str) -> bool:
