@@ -5,7 +5,7 @@ Runs on 127.0.0.1 by default; no request leaves the machine (analytics off, syst
 no share link). Besides the page, two API endpoints for `gradio_client`:
 
     >>> from gradio_client import Client
-    >>> Client("http://127.0.0.1:7860/").predict("Wie zitten aan de Zorgtafel?", api_name="/vraag")["answer"]
+    >>> Client("http://127.0.0.1:7860/").predict("Wanneer is WEL in Flevoland gestart?", api_name="/vraag")["answer"]
 
 and `/bron/<doc_id>` serves the indexed file behind a citation (only files in the index).
 """
@@ -159,7 +159,7 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
                     chatbot = gr.Chatbot(label="Gesprek", elem_id="kb-chat", height=460, buttons=["copy"],
                                          feedback_options=None, placeholder="Stel een vraag over Krachtige Samenleving.")
                     question = gr.Textbox(label="Vraag", elem_id="kb-question", max_length=MAX_QUESTION, lines=1,
-                                          placeholder="Bijvoorbeeld: Wie zitten aan de Zorgtafel? (Enter om te vragen)")
+                                          placeholder="Bijvoorbeeld: Wanneer is de Zorgtafel Flevoland ontstaan? (Enter om te vragen)")
                     with gr.Row():
                         send = gr.Button("Vraag", variant="primary", elem_id="kb-send")
                         clear = gr.Button("Nieuw gesprek", elem_id="kb-clear")
