@@ -20,6 +20,7 @@ from kb.answer import Answer, compose
 from kb.config import Config
 from kb.conversation import follow_up_query
 from kb.ingest import Summary, ingest
+from kb.lexical import LexicalIndex
 from kb.retrieve import Filters, Hit, Retriever
 
 
@@ -97,8 +98,7 @@ class KnowledgeBase:
                 "document_list": sorted(docs.values(), key=lambda d: d["doc_id"])}
 
     def _index_stamp(self) -> float:
-        table = self.config.lexical_dir / "rows.json"
-        return table.stat().st_mtime if table.exists() else 0.0
+        return LexicalIndex.stamp(self.config.lexical_dir)
 
 
 def _document_paths(docstore_path: Path) -> dict[str, Path]:

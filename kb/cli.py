@@ -80,7 +80,8 @@ def ingest(ctx, paths, rebuild, as_json):
         click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
         for f in summary.failed:
             click.echo(f"              - {f['doc_id']}: {f['reason']}")
-        click.echo(f"{'ingebed':>12}: {summary.chunks_embedded} passages")
+        click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages "
+                   f"({summary.chunks_embedded} nieuw ingebed, de rest uit de cache)")
     if summary.failed:
         sys.exit(3)
 

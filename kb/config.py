@@ -51,6 +51,14 @@ class Config:
     def lexical_dir(self) -> Path:
         return self.index_dir / "bm25"
 
+    @property
+    def sources_path(self) -> Path:
+        return self.index_dir / "sources.json"  # source-file hashes: unchanged files are not even extracted
+
+    @property
+    def embedding_cache_path(self) -> Path:
+        return self.index_dir / "embeddings.sqlite"
+
 
 def _convert(name: str, value):
     default = getattr(Config, name, None)

@@ -3,11 +3,19 @@
 The persisted docstore holds each document's hash: unchanged documents are skipped,
 changed ones replaced (the pipeline deletes their old chunks first), removed ones deleted.
 A document that fails keeps its previous version in the index and is named in the summary.
+
+Fast where it matters: a file whose bytes, metadata and pipeline are unchanged is skipped
+without being extracted (`indexes/sources.json`); the chunks of several documents are embedded
+together, and only chunks not in the embedding cache reach the encoder; the BM25 table is
+updated for the changed documents only. State is persisted every PERSIST_SECONDS and at the
+end; after a crash the next run removes what was half-written and redoes it.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,7 +46,8 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
-    chunks_embedded: int = 0
+    chunks_written: int = 0  # chunks of added and updated documents stored
+    chunks_embedded: int = 0  # of those, the ones the encoder computed (the rest came from the embedding cache)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -78,68 +87,153 @@ class StructureChunker(TransformComponent):
 
 
 def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True) -> Summary:
-    from kb.embed import load_embedding
+    from kb.embed import CachedEmbedding, EmbeddingCache, load_embedding
 
     if rebuild:
         drop_collection(config)
         config.docstore_path.unlink(missing_ok=True)
+        config.sources_path.unlink(missing_ok=True)
+        (config.lexical_dir / "index.npz").unlink(missing_ok=True)
     collection = open_collection(config, config.embed_model)  # a model mismatch fails before the model loads
     embed = load_embedding(config.embed_model)
     docstore = (SimpleDocumentStore.from_persist_path(str(config.docstore_path))
                 if config.docstore_path.exists() else SimpleDocumentStore())
+    lexical = LexicalIndex.load(config.lexical_dir) or LexicalIndex()
+    resynced = sync_lexical(lexical, docstore, collection)  # after a crash: BM25 back in step with Chroma
     tagger = ProgrammeLineTagger(load_programme_lines(config.programme_lines))
     max_tokens = min(config.max_tokens, embed.window - 12)
+    embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name))
     pipeline = IngestionPipeline(
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
-                                          max_tokens=max_tokens), embed],
+                                          max_tokens=max_tokens), embedding],
         vector_store=vector_store(collection), docstore=docstore, docstore_strategy=DocstoreStrategy.UPSERTS)
     fingerprint = "|".join(map(str, (INDEX_VERSION, embed.model_name, config.chunk_tokens, max_tokens,
                                      config.programme_lines.read_text())))
+    state = _State(config, docstore, lexical, resynced)
 
     found = discover([*(paths or [config.corpus_dir])])
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
-    seen = set()
+    seen, group = set(), []
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
         seen.add(source.doc_id)
         if clash := _clash(docstore, source):
             summary.failed.append({"doc_id": source.doc_id, "reason": clash})
             continue
+        source_hash = _source_hash(source, fingerprint)
+        if state.unchanged(source.doc_id, source_hash):  # same bytes, same pipeline: not even extracted
+            summary.unchanged.append(source.doc_id)
+            continue
         try:
             doc = _document(source, fingerprint)
         except (ExtractionError, OSError) as exc:
             summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
             continue
-        nodes = pipeline.run(documents=[doc])
-        if nodes:
-            (summary.updated if source.doc_id in known else summary.added).append(source.doc_id)
-            summary.chunks_embedded += len(nodes)
-            docstore.persist(str(config.docstore_path))  # per document: a crash loses at most this one
-        else:
+        if docstore.get_document_hash(doc.id_) == doc.hash and lexical.documents.get(doc.id_) == doc.hash:
             summary.unchanged.append(source.doc_id)
+            state.sources[doc.id_] = source_hash
+            continue
+        group.append((doc, source_hash))
+        if sum(len(d.text) for d, _ in group) >= GROUP_CHARS:
+            _run_group(group, pipeline, collection, state, summary, known)
+            group = []
+    _run_group(group, pipeline, collection, state, summary, known)
     failed = {f["doc_id"] for f in summary.failed}
     for doc_id in sorted(known - seen - failed):
         info = docstore.get_document(doc_id, raise_error=False)
         if info is not None and info.metadata.get("root") in found.roots:
             pipeline.vector_store.delete(doc_id)
             docstore.delete_document(doc_id, raise_error=False)
+            lexical.remove_documents([doc_id])
+            state.sources.pop(doc_id, None)
+            state.changed = True
             summary.removed.append(doc_id)
-    docstore.persist(str(config.docstore_path))
-    if summary.added or summary.updated or summary.removed or rebuild or not LexicalIndex.exists(config.lexical_dir):
-        rebuild_lexical(config, collection)
+    summary.chunks_embedded = embedding.embedded
+    state.persist(force=True)
     return summary
 
 
-def rebuild_lexical(config: Config, collection) -> LexicalIndex:
-    """Rebuild the BM25 table from Chroma, so both legs always hold the same chunks."""
-    data = collection.get(include=["documents", "metadatas"])
-    rows = [{"id": i, "text": t, **{k: v for k, v in m.items() if not k.startswith("_")}}
-            for i, t, m in zip(data["ids"], data["documents"], data["metadatas"])]
-    rows.sort(key=lambda r: (r["doc_id"], r["chunk"]))
-    index = LexicalIndex(rows)
-    index.save(config.lexical_dir)
-    return index
+GROUP_CHARS = 100_000  # text per pipeline run: the chunks of several small documents share encoder batches
+PERSIST_SECONDS = 20  # a crash loses at most this much work; a re-run redoes it (vectors from the cache)
+
+
+class _State:
+    """What an ingest run persists together: docstore, then BM25 table, then the source hashes."""
+
+    def __init__(self, config: Config, docstore, lexical: LexicalIndex, changed: bool):
+        self.config, self.docstore, self.lexical, self.changed = config, docstore, lexical, changed
+        path = config.sources_path
+        self.sources: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        self.saved_at = time.monotonic()
+
+    def unchanged(self, doc_id: str, source_hash: str) -> bool:
+        indexed = self.docstore.get_document_hash(doc_id)
+        return (self.sources.get(doc_id) == source_hash and indexed is not None
+                and self.lexical.documents.get(doc_id) == indexed)
+
+    def persist(self, force: bool = False) -> None:
+        if not (force or time.monotonic() - self.saved_at > PERSIST_SECONDS):
+            return
+        if self.changed or not LexicalIndex.exists(self.config.lexical_dir):
+            self.docstore.persist(str(self.config.docstore_path))
+            self.lexical.save(self.config.lexical_dir)
+        _write_json(self.config.sources_path, self.sources)
+        self.changed, self.saved_at = False, time.monotonic()
+
+
+def _run_group(group, pipeline, collection, state: _State, summary: Summary, known: set[str]) -> None:
+    """Chunk, embed and store several documents in one pipeline run, then update the BM25 table."""
+    if not group:
+        return
+    for doc, _ in group:
+        if state.docstore.get_document_hash(doc.id_) is None:
+            pipeline.vector_store.delete(doc.id_)  # chunks a crash left before the docstore knew the document
+    summary.chunks_written += len(pipeline.run(documents=[doc for doc, _ in group]))
+    rows = _chroma_rows(collection, [doc.id_ for doc, _ in group])
+    for doc, source_hash in group:
+        state.lexical.replace_document(doc.id_, doc.hash, rows.get(doc.id_, []))
+        state.sources[doc.id_] = source_hash
+        (summary.updated if doc.id_ in known else summary.added).append(doc.id_)
+    state.changed = True
+    state.persist()
+
+
+def sync_lexical(lexical: LexicalIndex, docstore, collection) -> bool:
+    """Bring the BM25 table in step with the docstore (and so Chroma), document by document; True if it changed."""
+    indexed = {doc_id: h for h, doc_id in docstore.get_all_document_hashes().items()}
+    stale = [d for d, h in indexed.items() if lexical.documents.get(d) != h]
+    extra = [d for d in lexical.documents if d not in indexed]
+    lexical.remove_documents(extra)
+    rows = _chroma_rows(collection, stale)
+    for doc_id in stale:
+        lexical.replace_document(doc_id, indexed[doc_id], rows.get(doc_id, []))
+    return bool(stale or extra)
+
+
+def _chroma_rows(collection, doc_ids: list[str]) -> dict[str, list[dict]]:
+    """The chunks of these documents as Chroma holds them, in chunk order, as BM25 rows."""
+    out: dict[str, list[dict]] = {}
+    for i in range(0, len(doc_ids), 100):
+        data = collection.get(where={"doc_id": {"$in": doc_ids[i:i + 100]}}, include=["documents", "metadatas"])
+        for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"]):
+            row = {"id": chunk_id, "text": text, **{k: v for k, v in meta.items() if not k.startswith("_")}}
+            out.setdefault(row["doc_id"], []).append(row)
+    for rows in out.values():
+        rows.sort(key=lambda r: r["chunk"])
+    return out
+
+
+def _source_hash(source, fingerprint: str) -> str:
+    digest = hashlib.sha256(source.path.read_bytes())
+    digest.update(json.dumps([source.meta, source.root, fingerprint], sort_keys=True, default=str).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def _write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data), encoding="utf-8")
+    tmp.replace(path)
 
 
 def _clash(docstore, source) -> str | None:

@@ -71,11 +71,20 @@ class Filters:
             return None
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
 
-    def allows(self, row: dict) -> bool:
-        years = self.years()
-        return ((not self.programme_line or row.get(f"pl_{self.programme_line}") == 1)
-                and (not self.doc_type or row.get("doc_type") == self.doc_type)
-                and (not years or _overlaps(row, *years)))
+    def mask(self, index) -> np.ndarray | None:
+        """The same conditions as `where()`, over the lexical index's rows at once (None: no filter)."""
+        if not self.where():
+            return None
+        keep = np.ones(len(index.ids), dtype=bool)
+        if self.programme_line:
+            keep &= index.column(f"pl_{self.programme_line}") == 1
+        if self.doc_type:
+            keep &= index.column("doc_type", "") == self.doc_type
+        if years := self.years():
+            lo, hi = years
+            year, start, end = index.column("year"), index.column("year_from"), index.column("year_to")
+            keep &= ((year >= lo) & (year <= hi)) | ((start > 0) & (start <= hi) & (end >= lo))
+        return keep
 
     def check(self, programme_lines: set[str], doc_types: set[str]) -> None:
         """A misspelt value would silently find nothing: name the valid ones instead."""
@@ -87,11 +96,6 @@ class Filters:
         if self.doc_type and self.doc_type not in doc_types:
             raise ValueError(f"Documenttype '{self.doc_type}' komt niet voor in de index. "
                              f"Kies uit: {', '.join(sorted(doc_types))}.")
-
-
-def _overlaps(row: dict, lo: int, hi: int) -> bool:
-    year, start, end = row.get("year", 0), row.get("year_from", 0), row.get("year_to", 0)
-    return lo <= year <= hi or (start > 0 and start <= hi and end >= lo)
 
 
 @dataclass
@@ -168,8 +172,8 @@ class Retriever:
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in self.rows]
 
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:
-        mask = np.array([filters.allows(r) for r in self.lexical.rows]) if filters.where() else None
-        return [(self.lexical.ids[i], s) for i, s in self.lexical.search(query, mask, CANDIDATES)]
+        hits = self.lexical.search(query, filters.mask(self.lexical), CANDIDATES)
+        return [(self.lexical.ids[i], s) for i, s in hits]
 
 
 def score_fusion(legs: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
