@@ -176,7 +176,9 @@ class _State:
         if not (force or time.monotonic() - self.saved_at > PERSIST_SECONDS):
             return
         if self.changed or not LexicalIndex.exists(self.config.lexical_dir):
-            self.docstore.persist(str(self.config.docstore_path))
+            tmp = self.config.docstore_path.with_suffix(".tmp")  # llama-index writes in place: a kill would truncate it
+            self.docstore.persist(str(tmp))
+            tmp.replace(self.config.docstore_path)
             self.lexical.save(self.config.lexical_dir)
         _write_json(self.config.sources_path, self.sources)
         self.changed, self.saved_at = False, time.monotonic()

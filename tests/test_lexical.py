@@ -1,0 +1,81 @@
+"""The incremental BM25 table: same ranking and scores as bm25s, whatever order documents come and go in."""
+import bm25s
+import numpy as np
+import pytest
+
+from kb.lexical import LexicalIndex, analyze
+
+DOCS = {
+    "zorg.txt": ["Eind 2019 is Zorgtafel Flevoland ontstaan: een samenwerkingsplatform met zorgverzekeraar en GGD.",
+                 "De Zorgtafel werkt aan een toekomstbestendig zorglandschap in Flevoland."],
+    "wel.txt": ["Begin 2020 is de beweging positieve gezondheid van start gegaan onder de naam WEL in Flevoland.",
+                "WEL is een provinciaal platform voor kennis en inspiratie over positieve gezondheid."],
+    "werk.txt": ["In 2020 is Werkbedrijf Lelystad gestart met buurtconciërges voor langdurig werklozen.",
+                 "De buurtconciërges vergroten de leefbaarheid in buurten van Lelystad."],
+    "hca.txt": ["In september 2021 is de Human Capital Agenda Zorg & Welzijn ondertekend door werkgevers en onderwijs."],
+}
+QUERIES = ["Wanneer is de Zorgtafel ontstaan?", "buurtconciërges Lelystad", "positieve gezondheid WEL",
+           "Human Capital Agenda zorg", "Flevoland"]
+
+
+def rows(doc_id, texts):
+    return [{"id": f"{doc_id}#{i}", "doc_id": doc_id, "section": "", "text": t} for i, t in enumerate(texts)]
+
+
+def oracle(docs: dict) -> tuple[list[str], bm25s.BM25]:
+    all_rows = [r for d, texts in docs.items() for r in rows(d, texts)]
+    model = bm25s.BM25()
+    model.index([analyze(f"\n{r['text']}") for r in all_rows], show_progress=False)
+    return [r["id"] for r in all_rows], model
+
+
+def ranking(index: LexicalIndex, query: str) -> dict[str, float]:
+    return {index.ids[i]: round(s, 4) for i, s in index.search(query, None, 10)}
+
+
+def expected(docs: dict, query: str) -> dict[str, float]:
+    ids, model = oracle(docs)
+    tokens = [t for t in analyze(query) if t in model.vocab_dict]
+    scores = model.get_scores(tokens) if tokens else np.zeros(len(ids))
+    return {ids[i]: round(float(scores[i]), 4) for i in np.argsort(-scores)[:10] if scores[i] > 0}
+
+
+def test_scores_equal_bm25s_after_adds_replacements_and_removals(tmp_path):
+    index = LexicalIndex()
+    for doc_id, texts in DOCS.items():
+        index.replace_document(doc_id, "v1", rows(doc_id, texts))
+    index.replace_document("zorg.txt", "v2", rows("zorg.txt", DOCS["zorg.txt"][:1] + ["De GGD schuift ook aan."]))
+    index.remove_documents(["hca.txt"])
+    final = {**DOCS, "zorg.txt": DOCS["zorg.txt"][:1] + ["De GGD schuift ook aan."]}
+    del final["hca.txt"]
+    for query in QUERIES:
+        assert ranking(index, query) == expected(final, query), query
+    assert index.documents == {"zorg.txt": "v2", "wel.txt": "v1", "werk.txt": "v1"}
+
+    index.save(tmp_path)
+    loaded = LexicalIndex.load(tmp_path)
+    assert [r["id"] for r in loaded.rows] == [r["id"] for r in index.rows] and loaded.documents == index.documents
+    for query in QUERIES:
+        assert ranking(loaded, query) == expected(final, query), query
+    loaded.replace_document("hca.txt", "v1", rows("hca.txt", DOCS["hca.txt"]))  # a loaded table keeps changing
+    for query in QUERIES:
+        assert ranking(loaded, query) == expected({**final, "hca.txt": DOCS["hca.txt"]}, query), query
+
+
+def test_removing_every_document_leaves_an_empty_searchable_table():
+    index = LexicalIndex()
+    for doc_id, texts in DOCS.items():
+        index.replace_document(doc_id, "v1", rows(doc_id, texts))
+    index.remove_documents(list(DOCS))
+    assert index.rows == [] and index.search("Zorgtafel", None, 5) == [] and index.documents == {}
+
+
+@pytest.mark.parametrize("field, value, expected_docs", [("doc_type", "motie", {"wel.txt"}), ("year", 2020, {"wel.txt"})])
+def test_columns_back_the_filters(field, value, expected_docs):
+    index = LexicalIndex()
+    for n, (doc_id, texts) in enumerate(DOCS.items()):
+        index.replace_document(doc_id, "v1", [{**r, "doc_type": "motie" if n == 1 else "notitie", "year": 2019 + n}
+                                              for r in rows(doc_id, texts)])
+    mask = index.column(field) == value
+    hits = index.search("Flevoland", mask, 10)
+    assert hits and {index.rows[i]["doc_id"] for i, _ in hits} == expected_docs
