@@ -65,7 +65,9 @@ def main() -> None:
         figures["reindex"] = reindex_unchanged(args.work, args.docs)
     if "query" in parts:
         figures["query"] = [query_latency(size, args.work) for size in args.sizes.split(",")]
-    (args.work / "figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    saved = args.work / "figures.json"  # parts run separately add up to one file
+    merged = {**(json.loads(saved.read_text(encoding="utf-8")) if saved.exists() else {}), **figures}
+    saved.write_text(json.dumps(merged, indent=1), encoding="utf-8")
     print(json.dumps(figures, indent=1) if args.json else report(figures))
 
 

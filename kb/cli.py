@@ -195,8 +195,7 @@ def serve(ctx, host, port, as_json):
 
 
 def main():
-    from kb.retrieve import IndexMissing
-    from kb.store import ModelMismatch, StoreUnavailable
+    from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
 
     try:
         cli(standalone_mode=True)

@@ -118,37 +118,14 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
         seen.add(source.doc_id)
-        if clash := _clash(docstore, source):
-            summary.failed.append({"doc_id": source.doc_id, "reason": clash})
-            continue
-        source_hash = _source_hash(source, fingerprint)
-        if state.unchanged(source.doc_id, source_hash):  # same bytes, same pipeline: not even extracted
-            summary.unchanged.append(source.doc_id)
-            continue
-        try:
-            doc = _document(source, fingerprint)
-        except (ExtractionError, OSError) as exc:
-            summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
-            continue
-        if docstore.get_document_hash(doc.id_) == doc.hash and lexical.documents.get(doc.id_) == doc.hash:
-            summary.unchanged.append(source.doc_id)
-            state.sources[doc.id_] = source_hash
-            continue
-        group.append((doc, source_hash))
-        if sum(len(d.text) for d, _ in group) >= GROUP_CHARS:
-            _run_group(group, pipeline, collection, state, summary, known)
-            group = []
+        if item := _prepare(source, fingerprint, state, summary):
+            group.append(item)
+            if sum(len(doc.text) for doc, _ in group) >= GROUP_CHARS:
+                _run_group(group, pipeline, collection, state, summary, known)
+                group = []
     _run_group(group, pipeline, collection, state, summary, known)
     failed = {f["doc_id"] for f in summary.failed}
-    for doc_id in sorted(known - seen - failed):
-        info = docstore.get_document(doc_id, raise_error=False)
-        if info is not None and info.metadata.get("root") in found.roots:
-            pipeline.vector_store.delete(doc_id)
-            docstore.delete_document(doc_id, raise_error=False)
-            lexical.remove_documents([doc_id])
-            state.sources.pop(doc_id, None)
-            state.changed = True
-            summary.removed.append(doc_id)
+    _remove_missing(sorted(known - seen - failed), found.roots, pipeline.vector_store, state, summary)
     summary.chunks_embedded = embedding.embedded
     state.persist(force=True)
     return summary
@@ -184,13 +161,49 @@ class _State:
         self.changed, self.saved_at = False, time.monotonic()
 
 
+def _prepare(source, fingerprint: str, state: _State, summary: Summary) -> tuple[Document, str] | None:
+    """(document, source hash) to index, or None when the file is unchanged or failed (noted in the summary)."""
+    if clash := _clash(state.docstore, source):
+        summary.failed.append({"doc_id": source.doc_id, "reason": clash})
+        return None
+    source_hash = _source_hash(source, fingerprint)
+    if state.unchanged(source.doc_id, source_hash):  # same bytes, same pipeline: not even extracted
+        summary.unchanged.append(source.doc_id)
+        return None
+    try:
+        doc = _document(source, fingerprint)
+    except (ExtractionError, OSError) as exc:
+        summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
+        return None
+    if state.docstore.get_document_hash(doc.id_) == doc.hash and state.lexical.documents.get(doc.id_) == doc.hash:
+        summary.unchanged.append(source.doc_id)  # touched, not changed
+        state.sources[doc.id_] = source_hash
+        return None
+    return doc, source_hash
+
+
+def _remove_missing(doc_ids: list[str], roots: list[str], store, state: _State, summary: Summary) -> None:
+    """Documents indexed from one of these folders whose file is gone: out of Chroma, docstore and BM25."""
+    for doc_id in doc_ids:
+        info = state.docstore.get_document(doc_id, raise_error=False)
+        if info is not None and info.metadata.get("root") in roots:
+            store.delete(doc_id)
+            state.docstore.delete_document(doc_id, raise_error=False)
+            state.lexical.remove_documents([doc_id])
+            state.sources.pop(doc_id, None)
+            state.changed = True
+            summary.removed.append(doc_id)
+
+
 def _run_group(group, pipeline, collection, state: _State, summary: Summary, known: set[str]) -> None:
     """Chunk, embed and store several documents in one pipeline run, then update the BM25 table."""
     if not group:
         return
-    for doc, _ in group:
-        if state.docstore.get_document_hash(doc.id_) is None:
-            pipeline.vector_store.delete(doc.id_)  # chunks a crash left before the docstore knew the document
+    new = [doc.id_ for doc, _ in group if state.docstore.get_document_hash(doc.id_) is None]
+    if new:  # chunks that a crash left in Chroma before the docstore knew their document
+        left = collection.get(where={"doc_id": {"$in": new}}, include=[])["ids"]
+        if left:
+            collection.delete(ids=left)
     summary.chunks_written += len(pipeline.run(documents=[doc for doc, _ in group]))
     rows = _chroma_rows(collection, [doc.id_ for doc, _ in group])
     for doc, source_hash in group:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.config import Config
+from kb.errors import IndexMissing
 from kb.lexical import LexicalIndex
 from kb.store import open_collection
 from kb.tag import GENERAL, load_programme_lines
@@ -26,10 +27,6 @@ CANDIDATES = 50  # per leg
 # Equal weights: on the development set any dense weight from 0.4 to 0.6 gives the same Recall@5.
 WEIGHTS = {"dense": 0.5, "lexical": 0.5}
 MODES = ("hybrid", "rrf", "dense", "bm25")
-
-
-class IndexMissing(RuntimeError):
-    pass
 
 
 @dataclass

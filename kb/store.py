@@ -12,14 +12,7 @@ from chromadb.config import Settings
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from kb.config import Config
-
-
-class ModelMismatch(RuntimeError):
-    pass
-
-
-class StoreUnavailable(RuntimeError):
-    pass
+from kb.errors import ModelMismatch, StoreUnavailable
 
 
 def open_client(config: Config):

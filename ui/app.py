@@ -21,8 +21,8 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from kb.api import KnowledgeBase
-from kb.retrieve import Filters, IndexMissing
-from kb.store import ModelMismatch, StoreUnavailable
+from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
+from kb.retrieve import Filters
 from kb.tag import load_programme_lines
 from ui import render
 
