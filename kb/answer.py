@@ -97,16 +97,18 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
     return Answer(question, " ".join(parts), citations, hits)
 
 
+def body_start(hit: Hit) -> int:
+    """Where the passage's text starts after its heading line (0 when it does not start with one)."""
+    title = collapse(hit.meta.get("section", "").split(" > ")[-1])
+    first_line = hit.text.split("\n", 1)[0]
+    return len(first_line) if title and collapse(first_line) == title else 0
+
+
 def passage_sentences(hit: Hit):
     """(offset, sentence, its stems) in the passage, without its heading line; a sentence of under
     three content words ("Zo ontstaat een participatiebrigade.") is quoted together with the one before."""
-    text, start = hit.text, 0
-    title = collapse(hit.meta.get("section", "").split(" > ")[-1])
-    first_line = text.split("\n", 1)[0]
-    if title and collapse(first_line) == title:
-        start = len(first_line)
-    previous = None
-    for a, b in sentence_spans(text, start):
+    text, previous = hit.text, None
+    for a, b in sentence_spans(text, body_start(hit)):
         words = analyze(text[a:b])
         if len(words) < 3:
             if previous is None:

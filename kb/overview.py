@@ -18,8 +18,9 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 
-from kb.answer import passage_sentences
+from kb.answer import body_start
 from kb.retrieve import Hit
+from kb.sentences import collapse, sentence_spans
 from kb.tag import ProgrammeLine
 
 MONTHS = ["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
@@ -40,7 +41,7 @@ KINDS = [
 ]
 MAX_SENTENCE = 500  # characters; longer "sentences" are tables or lists run together
 MIN_WORDS = 4  # besides the date: "- november 2017" on a slide says what, not when
-MAX_ITEMS = 40  # per programme line
+MAX_ITEMS = 40  # per programme line: the most recent ones, so a large index keeps a readable page
 
 
 @dataclass
@@ -86,13 +87,16 @@ def build_overview(rows: list[dict], lines: list[ProgrammeLine]) -> list[LineOve
                     seen.add(key)
                     items.append(item)
         items.sort(key=lambda i: (i.sort_key, i.citation["doc_id"]))
-        overviews.append(LineOverview(line.id, line.name, line.description, items[:MAX_ITEMS]))
+        overviews.append(LineOverview(line.id, line.name, line.description, items[-MAX_ITEMS:]))
     return overviews
 
 
 def dated_items(hit: Hit) -> list[OverviewItem]:
+    if not _MOMENT.search(hit.text):  # most passages name no moment: skip them before splitting sentences
+        return []
     items = []
-    for start, sentence, _ in passage_sentences(hit):
+    for start, end in sentence_spans(hit.text, body_start(hit)):
+        sentence = collapse(hit.text[start:end])
         match = _MOMENT.search(sentence)
         if (not match or len(sentence) > MAX_SENTENCE or "http" in sentence or "www." in sentence
                 or len(re.findall(r"\w{2,}", _MOMENT.sub(" ", sentence))) < MIN_WORDS):

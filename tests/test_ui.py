@@ -75,7 +75,7 @@ def test_an_index_that_is_not_built_says_how_to_build_it(tmp_path):
     reply, _, _ = chat(app, "Wat is WEL?")
     assert "De index is nog niet gebouwd" in reply and "kb ingest" in reply and "Traceback" not in reply
     banner = app.load()[3]
-    assert "kb ingest" in banner and "kb-error" in banner
+    assert "kb ingest" in banner and "kb-error" in banner and "kb ingest" in app.load_overview()[1]
     assert not (tmp_path / "indexes").exists()
 
 

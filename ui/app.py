@@ -105,24 +105,30 @@ class App:
 
     # --- page load, overview, documents ---------------------------------------------------------
     def load(self):
-        """On page load: filter choices, index status, overview, chart and document table."""
+        """On page load: filter choices, index status and document table (the overview loads on its own)."""
         try:
             stats = self._guard(self.kb.stats)
         except gr.Error as exc:
             banner = f'<div class="kb-banner kb-error">{render.html.escape(exc.message)}</div>'
-            empty = pd.DataFrame(columns=["jaar", "items", "programmalijn"])
-            return gr.update(), gr.update(), gr.update(), banner, banner, empty, banner, _documents_frame([])
+            return gr.update(), gr.update(), gr.update(), banner, banner, _documents_frame([])
         types = sorted(stats["per_doc_type_chunks"])
         years = _year_choices(self.kb.retriever.lexical.rows)
-        overview = self.kb.overview()
         status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
-                  f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · laatst geïndexeerd "
+                  f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · index bijgewerkt "
                   f"{stats['last_indexed'].replace('T', ' ').replace('+00:00', ' UTC')}")
         return (gr.update(choices=[("Alle documenttypen", ALL), *[(t, t) for t in types]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
-                "", status, _chart(overview), render.overview_html(overview, self.link),
-                _documents_frame(stats["document_list"]))
+                "", status, _documents_frame(stats["document_list"]))
+
+    def load_overview(self):
+        """The programme-line overview and its chart: a separate event, so a large index (tens of seconds
+        at 100,000 chunks, once per index version) never holds up the chat."""
+        try:
+            overview = self._guard(self.kb.overview)
+        except gr.Error as exc:
+            return _chart([]), f'<div class="kb-banner kb-error">{render.html.escape(exc.message)}</div>'
+        return _chart(overview), render.overview_html(overview, self.link)
 
     def documents(self, text: str):
         try:
@@ -177,7 +183,8 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
                         "geïndexeerde documenten, op datum, elk met een bron.")
             chart = gr.BarPlot(x="jaar", y="items", color="programmalijn", title="Items per jaar",
                                x_title="jaar", y_title="aantal items", elem_id="kb-chart", height=260)
-            overview = gr.HTML(elem_id="kb-overview")
+            overview = gr.HTML('<p class="kb-empty">Het overzicht wordt opgebouwd uit de index…</p>',
+                               elem_id="kb-overview")
         with gr.Tab("Documenten", id="documenten"):
             status = gr.Markdown(elem_id="kb-status")
             find = gr.Textbox(label="Zoek in de lijst", elem_id="kb-doc-search", placeholder="titel, type, jaar…")
@@ -191,8 +198,8 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
         clear.click(lambda: ([], [], render.sources_html(None, app.link)), outputs=[chatbot, previous, sources],
                     api_visibility="private")
         find.change(app.documents, inputs=find, outputs=table, api_visibility="private")
-        blocks.load(app.load, outputs=[doc_type, year_from, year_to, banner, status, chart, overview, table],
-                    api_visibility="private")
+        blocks.load(app.load, outputs=[doc_type, year_from, year_to, banner, status, table], api_visibility="private")
+        blocks.load(app.load_overview, outputs=[chart, overview], api_visibility="private")
         gr.api(app.api_ask, api_name="vraag")
         gr.api(app.api_search, api_name="zoek")
     return blocks
