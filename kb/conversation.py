@@ -26,6 +26,11 @@ POINTING_BACK = re.compile(r"\b(daarvan|daarover|daarbij|daarin|daarmee|hiervan|
                            r"dezelfde|it|its|them|they)\b", re.IGNORECASE)
 
 
+def needs_context(question: str) -> bool:
+    """Nothing to search on without an earlier question ("en in 2021?")."""
+    return not analyze(YEAR.sub(" ", question))
+
+
 def is_follow_up(question: str) -> bool:
     return (bool(FOLLOW_UP_OPENINGS.match(question) or POINTING_BACK.search(question))
             or not analyze(YEAR.sub(" ", question)))

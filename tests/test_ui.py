@@ -19,23 +19,27 @@ def app(corpus_index):
     return App(KnowledgeBase(corpus_index))
 
 
-def chat(app, question, previous=(), line="", doc_type="", year_from="", year_to=""):
-    _, history, previous, sources = app.chat(question, [], list(previous), line, doc_type, year_from, year_to)
+def chat(app, question, previous=(), line="", doc_type="", year_from="", year_to="", panels=None):
+    """(the answer as shown, the questions searched so far, the sources panel); `panels` collects each answer's."""
+    panels = [] if panels is None else panels
+    _, history, previous, new_panels, sources = app.chat(question, [], list(previous), list(panels), line, doc_type,
+                                                         year_from, year_to)
+    panels[:] = new_panels
     return history[-1]["content"], previous, sources
 
 
 def test_answer_links_each_marker_to_a_source_that_quotes_its_sentence(app):
     message, previous, sources = chat(app, "Wanneer is WEL in Flevoland gestart?")
-    markers = re.findall(r"\[\[(\d+)\]\]\(#bron-(\d+)\)", message)
+    markers = re.findall(r"\[\[(\d+)\]\]\(#bron-1-(\d+)\)", message)
     assert markers and all(a == b for a, b in markers)
     assert "Gezocht in: alle documenten" in message and previous == ["Wanneer is WEL in Flevoland gestart?"]
     answer, _ = app.ask("Wanneer is WEL in Flevoland gestart?")
     for c in answer.citations:
-        card = re.search(rf'<article class="kb-source" id="bron-{c["n"]}".*?</article>', sources, re.S).group(0)
+        card = re.search(rf'<article class="kb-source" id="bron-1-{c["n"]}".*?</article>', sources, re.S).group(0)
         for quote in c["quotes"]:
             assert f"<mark>{html.escape(quote)}</mark>" in card
             assert quote in collapse(c["passage"])
-        assert html.escape(c["title"]) in card and "Open het origineel" in card
+        assert html.escape(c["title"]) in card and "Open de geïndexeerde tekst" in card
 
 
 def test_filters_restrict_the_sources_and_are_shown(app):
@@ -48,11 +52,34 @@ def test_filters_restrict_the_sources_and_are_shown(app):
 
 
 def test_a_follow_up_is_searched_as_the_question_it_continues(app):
-    first, previous, _ = chat(app, "Wat gebeurde er in 2020 met de buurtconciërges?")
-    second, previous, sources = chat(app, "en in 2021?", previous)
+    panels = []
+    first, previous, _ = chat(app, "Wat gebeurde er in 2020 met de buurtconciërges?", panels=panels)
+    second, previous, sources = chat(app, "en in 2021?", previous, panels=panels)
     assert previous[-1] == "Wat gebeurde er in 2021 met de buurtconciërges?"
-    assert "Opgevat als vervolgvraag" in second and "2021" in second and "[[1]](#bron-1)" in second
+    assert "Opgevat als vervolgvraag" in second and "2021" in second and "[[1]](#bron-2-1)" in second
     assert "<mark>" in sources and "2021" in sources
+
+
+def test_markers_of_earlier_answers_keep_their_own_sources(app):
+    panels = []
+    first, previous, _ = chat(app, "Wanneer is WEL in Flevoland gestart?", panels=panels)
+    _, _, sources = chat(app, "Wanneer is de Zorgtafel Flevoland ontstaan?", previous, panels=panels)
+    assert sources.index('id="bron-2-1"') < sources.index('id="bron-1-1"')  # newest first, both kept
+    first_answer, _ = app.ask("Wanneer is WEL in Flevoland gestart?")
+    card = re.search(r'<article class="kb-source" id="bron-1-1".*?</article>', sources, re.S).group(0)
+    assert f"<mark>{html.escape(first_answer.citations[0]['quotes'][0])}</mark>" in card
+    assert "[[1]](#bron-1-1)" in first
+
+
+def test_a_follow_up_without_an_earlier_question_asks_for_the_whole_question(app):
+    reply, previous, _ = chat(app, "en in 2021?")
+    assert "vervolgvraag" in reply and "volledige vraag" in reply and previous == []
+
+
+def test_the_users_own_text_is_shown_as_typed(app):
+    history = app.chat('<img src="http://example.org/x.png"> **vet**', [], [], [], "", "", "", "")[1]
+    shown = history[0]["content"]
+    assert "<img" not in shown and "&lt;img" in shown and "\\*\\*vet\\*\\*" in shown
 
 
 def test_bad_questions_get_a_clear_message(app):
@@ -98,7 +125,7 @@ def test_document_text_is_shown_as_text():
     panel = render.sources_html(answer, lambda c: "")
     assert "<script>" not in panel and "<img" not in panel and "<b>" not in panel and "&lt;script&gt;" in panel
     message = render.answer_markdown(answer, "alle documenten")
-    assert "<script>" not in message and "<img" not in message and "[[1]](#bron-1)" in message
+    assert "<script>" not in message and "<img" not in message and "[[1]](#bron-1-1)" in message
 
 
 def test_links_open_pdfs_at_the_cited_page():

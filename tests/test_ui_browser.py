@@ -111,8 +111,8 @@ def test_an_answer_carries_markers_whose_sources_contain_the_sentence(page):
         for j in range(marks.count()):  # the highlighted sentence is the one in the answer
             assert " ".join(marks.nth(j).inner_text().split()) in " ".join(answer.split())
         assert card.locator("a.kb-link").get_attribute("href").startswith("/bron/")
-    page.locator("#kb-chat a[href='#bron-1']").first.click()
-    page.wait_for_selector("#bron-1.kb-active")
+    page.locator("#kb-chat a[href='#bron-1-1']").first.click()
+    page.wait_for_selector("#bron-1-1.kb-active")
     shot(page, "chat")
 
 

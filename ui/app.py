@@ -21,6 +21,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
 from kb.api import KnowledgeBase
+from kb.conversation import needs_context
 from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
 from kb.retrieve import Filters
 from kb.tag import load_programme_lines
@@ -67,17 +68,22 @@ class App:
         answer = self._guard(lambda: self.kb.ask(question, filters, previous=previous or []))
         return answer, render.filters_label(self.lines.get(line), doc_type, filters.years())
 
-    def chat(self, question, history, previous, line, doc_type, year_from, year_to):
-        """Chat submit: (textbox, history, previous questions, sources panel)."""
-        history = list(history or [])
+    def chat(self, question, history, previous, panels, line, doc_type, year_from, year_to):
+        """Chat submit: (textbox, history, previous questions, source sections, sources panel)."""
+        history, previous, panels = list(history or []), list(previous or []), list(panels or [])
+        shown = {"role": "user", "content": render.user_markdown(question or "")}
         try:
+            if (question or "").strip() and not previous and needs_context(question):
+                raise gr.Error("Dit lijkt een vervolgvraag, maar er is nog geen eerdere vraag in dit gesprek. "
+                               "Stel de volledige vraag.")
             answer, searched_in = self.ask(question, line, doc_type, year_from, year_to, previous)
         except gr.Error as exc:
-            history += [{"role": "user", "content": question}, {"role": "assistant", "content": f"⚠️ {exc.message}"}]
-            return "", history, previous, render.sources_html(None, self.link)
-        history += [{"role": "user", "content": question},
-                    {"role": "assistant", "content": render.answer_markdown(answer, searched_in)}]
-        return "", history, [*(previous or []), answer.query], render.sources_html(answer, self.link)
+            history += [shown, {"role": "assistant", "content": f"⚠️ {render.user_markdown(exc.message)}"}]
+            return "", history, previous, panels, render.sources_panel(panels)
+        turn = len(panels) + 1
+        history += [shown, {"role": "assistant", "content": render.answer_markdown(answer, searched_in, turn)}]
+        panels.append(render.sources_html(answer, self.link, turn))
+        return "", history, [*previous, answer.query], panels, render.sources_panel(panels)
 
     def api_ask(self, vraag: str, programmalijn: str = "", documenttype: str = "", vanaf_jaar: int | None = None,
                 tot_en_met_jaar: int | None = None, eerdere_vragen: list[str] | None = None) -> dict:
@@ -177,7 +183,7 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
                         year_from = gr.Dropdown([("—", ALL)], value=ALL, label="Vanaf jaar", elem_id="kb-filter-from")
                         year_to = gr.Dropdown([("—", ALL)], value=ALL, label="Tot en met jaar", elem_id="kb-filter-to")
             gr.Markdown("### Bronnen")
-            sources = gr.HTML(render.sources_html(None, app.link), elem_id="kb-sources")
+            sources = gr.HTML(render.EMPTY_SOURCES, elem_id="kb-sources")
         with gr.Tab("Programmalijnen", id="programmalijnen"):
             gr.Markdown("Wat de provincie per programmalijn deed — activiteiten, besluiten en resultaten — uit de "
                         "geïndexeerde documenten, op datum, elk met een bron.")
@@ -190,13 +196,15 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
             find = gr.Textbox(label="Zoek in de lijst", elem_id="kb-doc-search", placeholder="titel, type, jaar…")
             table = gr.Dataframe(_documents_frame([]), elem_id="kb-documents", interactive=False, wrap=True)
 
-        previous = gr.State([])
-        chat_io = dict(fn=app.chat, inputs=[question, chatbot, previous, line, doc_type, year_from, year_to],
-                       outputs=[question, chatbot, previous, sources], api_visibility="private")
+        previous, panels = gr.State([]), gr.State([])  # the questions searched, the sources per answer
+        chat_io = dict(fn=app.chat, inputs=[question, chatbot, previous, panels, line, doc_type, year_from, year_to],
+                       outputs=[question, chatbot, previous, panels, sources], api_visibility="private")
         question.submit(**chat_io)
         send.click(**chat_io)
-        clear.click(lambda: ([], [], render.sources_html(None, app.link)), outputs=[chatbot, previous, sources],
-                    api_visibility="private")
+        reset = dict(fn=lambda: ([], [], [], render.EMPTY_SOURCES), outputs=[chatbot, previous, panels, sources],
+                     api_visibility="private")
+        clear.click(**reset)
+        chatbot.clear(**reset)  # the chat's own bin icon starts a new conversation too
         find.change(app.documents, inputs=find, outputs=table, api_visibility="private")
         blocks.load(app.load, outputs=[doc_type, year_from, year_to, banner, status, table], api_visibility="private")
         blocks.load(app.load_overview, outputs=[chart, overview], api_visibility="private")

@@ -1,7 +1,7 @@
 """Render answers, sources, the programme-line overview and the document list as HTML or Markdown.
 
 Every text that comes from a document or a file name is escaped: it is shown as text, never run.
-Answers link each marker [n] to its source in the sources panel (`#bron-n`); the sources show the
+Answers link each marker [n] to its source in the sources panel (`#bron-<turn>-<n>`); the sources show the
 passage with the sentences that support the answer highlighted, and a link to the original.
 """
 from __future__ import annotations
@@ -26,10 +26,16 @@ def filters_label(line_name: str | None, doc_type: str | None, years: tuple[int,
     return ", ".join(parts) or "alle documenten"
 
 
-def answer_markdown(answer: Answer, searched_in: str) -> str:
-    """The chat message: the answer with clickable markers, what was searched, and a short source list."""
+def user_markdown(question: str) -> str:
+    """The user's own question, shown as typed (no Markdown, no HTML, no images fetched)."""
+    return _md_escape(question)
+
+
+def answer_markdown(answer: Answer, searched_in: str, turn: int = 1) -> str:
+    """The chat message: the answer with clickable markers (to `#bron-<turn>-<n>`), what was searched,
+    and a short source list."""
     text = _md_escape(answer.answer)
-    text = re.sub(r"\\\[(\d+)\\\]", lambda m: f"[[{m.group(1)}]](#bron-{m.group(1)})", text)
+    text = re.sub(r"\\\[(\d+)\\\]", lambda m: f"[[{m.group(1)}]](#bron-{turn}-{m.group(1)})", text)
     lines = [text, "", f"*Gezocht in: {_md_escape(searched_in)}*"]
     if answer.query and answer.query != answer.question:
         lines.append(f"*Opgevat als vervolgvraag: “{_md_escape(answer.query)}”*")
@@ -39,27 +45,43 @@ def answer_markdown(answer: Answer, searched_in: str) -> str:
     return "\n".join(lines)
 
 
-def sources_html(answer: Answer | None, document_link) -> str:
-    """The sources panel: one card per citation, id `bron-n`, the supporting sentences in <mark>."""
-    if answer is None or not answer.citations:
-        hint = "Stel een vraag; de bronnen van het antwoord verschijnen hier." if answer is None else \
-            "Geen bronnen: de documenten geven geen antwoord op deze vraag."
-        return f'<div class="kb-sources kb-empty">{html.escape(hint)}</div>'
+EMPTY_SOURCES = '<div class="kb-sources kb-empty">Stel een vraag; de bronnen van het antwoord verschijnen hier.</div>'
+
+
+def sources_panel(sections: list[str]) -> str:
+    """The sources of every answer in the conversation, newest first, so older markers keep their source."""
+    return "".join(reversed(sections)) if sections else EMPTY_SOURCES
+
+
+def sources_html(answer: Answer | None, document_link, turn: int = 1) -> str:
+    """The sources of one answer: a card per citation, id `bron-<turn>-<n>`, the supporting sentences in <mark>."""
+    if answer is None:
+        return EMPTY_SOURCES
+    heading = f'<h4 class="kb-turn">Vraag {turn}: {html.escape(answer.question)}</h4>'
+    if not answer.citations:
+        return (f'<section class="kb-sources" data-turn="{turn}">{heading}<p class="kb-empty">Geen bronnen: de '
+                f'documenten geven geen antwoord op deze vraag.</p></section>')
     cards = []
     for c in answer.citations:
         meta = " · ".join(html.escape(str(v)) for v in (c.get("doc_type"), c.get("date")) if v)
         link = document_link(c)
         cards.append(
-            f'<article class="kb-source" id="bron-{c["n"]}" data-n="{c["n"]}" data-doc="{html.escape(c["doc_id"])}"'
+            f'<article class="kb-source" id="bron-{turn}-{c["n"]}" data-n="{c["n"]}" data-doc="{html.escape(c["doc_id"])}"'
             f' data-lines="{html.escape(",".join(c.get("programme_lines", [])))}">'
             f'<header><span class="kb-n">[{c["n"]}]</span> <strong>{html.escape(c["title"] or c["doc_id"])}</strong>'
             f'<div class="kb-meta">{meta}</div>'
             f'<div class="kb-meta">{html.escape(c.get("section") or "")}{html.escape(_page(c))}</div></header>'
             f'<blockquote class="kb-passage">{highlight(c.get("passage", ""), c.get("quotes", []))}</blockquote>'
-            + (f'<a class="kb-link" href="{html.escape(link)}" target="_blank" rel="noopener">Open het origineel'
-               f'{html.escape(_page(c))}</a>' if link else "")
+            + (f'<a class="kb-link" href="{html.escape(link)}" target="_blank" rel="noopener">{_link_label(c, link)}'
+               f'</a>' if link else "")
             + "</article>")
-    return '<div class="kb-sources">' + "".join(cards) + "</div>"
+    return f'<section class="kb-sources" data-turn="{turn}">{heading}' + "".join(cards) + "</section>"
+
+
+def _link_label(c: dict, link: str) -> str:
+    if ".pdf" in link.lower():
+        return f"Open de PDF{html.escape(_page(c))}"
+    return "Open het origineel" if c.get("url") else "Open de geïndexeerde tekst"
 
 
 def highlight(passage: str, quotes: list[str]) -> str:
