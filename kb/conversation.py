@@ -1,11 +1,11 @@
 """Conversation: turn a short follow-up question into one that can be searched on its own.
 
 A follow-up such as "en in 2022?" carries almost no words to search on; what it asks about
-is in the previous question. A follow-up is recognised by its opening ("en", "maar", "ook",
-"and", "what about"), by a word that points back ("daarvan", "hierover", "they"), or by having
-no content words but a year. It then takes the previous question's words: a year in the
-follow-up replaces the previous question's year; otherwise the follow-up is added to it.
-A question that stands on its own ("Wat is de Zorgtafel?", one content word) is left as it is.
+is in the previous question. A follow-up is recognised by having no content words but a year
+("en in 2021?": the year replaces the previous question's year) or by a word that points back
+("daarvan", "hierover", "they": the follow-up is added to the previous question). A question
+with words of its own is a new question, even when it opens with "en" ("En de Zorgtafel?"),
+so that a conversation can change subject without dragging the old one along.
 
     >>> follow_up_query("en in 2022?", ["Hoeveel buurtconciërges waren er in 2021?"])
     'Hoeveel buurtconciërges waren er in 2022?'
@@ -18,9 +18,6 @@ import re
 
 from kb.lexical import analyze
 
-FOLLOW_UP_OPENINGS = re.compile(
-    r"^\s*(en|maar|ook|of|dus|en wat|wat dan|hoe zit het met|en hoe|and|but|also|what about|how about)\b",
-    re.IGNORECASE)
 YEAR = re.compile(r"\b(19|20)\d{2}\b")
 POINTING_BACK = re.compile(r"\b(daarvan|daarover|daarbij|daarin|daarmee|hiervan|hierover|hierbij|hiermee|"
                            r"dezelfde|it|its|them|they)\b", re.IGNORECASE)
@@ -32,8 +29,7 @@ def needs_context(question: str) -> bool:
 
 
 def is_follow_up(question: str) -> bool:
-    return (bool(FOLLOW_UP_OPENINGS.match(question) or POINTING_BACK.search(question))
-            or not analyze(YEAR.sub(" ", question)))
+    return bool(POINTING_BACK.search(question)) or needs_context(question)
 
 
 def follow_up_query(question: str, previous: list[str]) -> str:

@@ -39,6 +39,8 @@ KINDS = [
     ("resultaat", re.compile(r"\b(bereikt|resultaat|resultaten|gerealiseerd|opgeleverd|deelnemers|deelgenomen|"
                              r"opgeleid|gestegen|gedaald|afgerond)\b", re.IGNORECASE)),
 ]
+SEASON_MONTH = {"begin": 1, "voorjaar": 4, "medio": 6, "zomer": 7, "najaar": 10, "eind": 12, "winter": 12}
+FUTURE = re.compile(r"\b(zal|zullen|wordt .{0,40}opgeleverd)\b", re.IGNORECASE)
 MAX_SENTENCE = 500  # characters; longer "sentences" are tables or lists run together
 MIN_WORDS = 4  # besides the date: "- november 2017" on a slide says what, not when
 MAX_ITEMS = 40  # per programme line: the most recent ones, so a large index keeps a readable page
@@ -76,19 +78,33 @@ def build_overview(rows: list[dict], lines: list[ProgrammeLine]) -> list[LineOve
     """One LineOverview per programme line (in the file's order), from the index's chunk rows."""
     overviews = []
     for line in lines:
-        seen, items = set(), []
+        others = [other.name.lower() for other in lines if other.id != line.id and other.name]
+        items: list[OverviewItem] = []
         for row in rows:
             if row.get(f"pl_{line.id}") != 1:
                 continue
             hit = Hit(row["id"], row["text"], {k: v for k, v in row.items() if k not in ("id", "text")})
             for item in dated_items(hit):
-                key = re.sub(r"\W+", "", item.text.lower())
-                if key not in seen:
-                    seen.add(key)
-                    items.append(item)
+                if _about_another_line(item.text, line.name, others) or any(_same(item, i) for i in items):
+                    continue
+                items.append(item)
         items.sort(key=lambda i: (i.sort_key, i.citation["doc_id"]))
         overviews.append(LineOverview(line.id, line.name, line.description, items[-MAX_ITEMS:]))
     return overviews
+
+
+def _about_another_line(sentence: str, name: str, others: list[str]) -> bool:
+    """A sentence that names another programme line and not this one belongs to that line."""
+    text = sentence.lower()
+    return name.lower() not in text and any(other in text for other in others)
+
+
+def _same(a: OverviewItem, b: OverviewItem) -> bool:
+    """The same event told twice (a summary and its chapter): same date, mostly the same words."""
+    if a.date != b.date:
+        return False
+    wa, wb = set(re.findall(r"\w{4,}", a.text.lower())), set(re.findall(r"\w{4,}", b.text.lower()))
+    return len(wa & wb) >= 0.6 * min(len(wa), len(wb))
 
 
 def dated_items(hit: Hit) -> list[OverviewItem]:
@@ -99,6 +115,7 @@ def dated_items(hit: Hit) -> list[OverviewItem]:
         sentence = collapse(hit.text[start:end])
         match = _MOMENT.search(sentence)
         if (not match or len(sentence) > MAX_SENTENCE or "http" in sentence or "www." in sentence
+                or sentence.endswith(":")  # a lead-in whose list is not in the sentence
                 or len(re.findall(r"\w{2,}", _MOMENT.sub(" ", sentence))) < MIN_WORDS):
             continue
         label, key = _date(match)
@@ -119,14 +136,16 @@ def _date(match: re.Match) -> tuple[str, tuple[int, int, int]]:
     if g["month2"]:
         return f"{g['month2'].lower()} {g['year2']}", (int(g["year2"]), MONTHS.index(g["month2"].lower()) + 1, 0)
     if g["season"]:
-        return f"{g['season'].lower()} {g['year3']}", (int(g["year3"]), 0, 0)
+        return f"{g['season'].lower()} {g['year3']}", (int(g["year3"]), SEASON_MONTH[g["season"].lower()], 0)
     if g["from"]:
         return f"{g['from']}–{g['to']}", (int(g["from"]), 0, 0)
     return g["year4"], (int(g["year4"]), 0, 0)
 
 
 def _kind(sentence: str, year: int, document_year: int) -> str:
+    if FUTURE.search(sentence) or (document_year and year > document_year):
+        return "voornemen"
     for kind, pattern in KINDS:
         if pattern.search(sentence):
             return kind
-    return "voornemen" if document_year and year > document_year else "activiteit"
+    return "activiteit"

@@ -10,13 +10,13 @@ PREVIOUS = ["Wat gebeurde er in 2020 met de buurtconciërges?"]
     ("en in 2021?", "Wat gebeurde er in 2021 met de buurtconciërges?"),
     ("En in 2022", "Wat gebeurde er in 2022 met de buurtconciërges?"),
     ("en wie betaalde daarvan de kosten?", PREVIOUS[0] + " en wie betaalde daarvan de kosten?"),
-    ("what about Lelystad?", PREVIOUS[0] + " what about Lelystad?"),
+    ("and what did they cost?", PREVIOUS[0] + " and what did they cost?"),
 ])
 def test_follow_up_is_completed_from_the_previous_question(question, expected):
     assert follow_up_query(question, PREVIOUS) == expected
 
 
-@pytest.mark.parametrize("question", ["Wat is de Zorgtafel?", "Wie zitten aan de Zorgtafel?",
+@pytest.mark.parametrize("question", ["Wat is de Zorgtafel?", "Wie zitten aan de Zorgtafel?", "En de Zorgtafel?",
                                       "Wanneer is WEL in Flevoland gestart?", "What is the Human Capital Agenda?"])
 def test_a_question_that_stands_alone_is_left_as_it_is(question):
     assert not is_follow_up(question)

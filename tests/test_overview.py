@@ -2,10 +2,10 @@
 import pytest
 
 from kb.api import KnowledgeBase
-from kb.overview import dated_items
+from kb.overview import build_overview, dated_items
 from kb.retrieve import Hit
 from kb.sentences import collapse
-from kb.tag import load_programme_lines
+from kb.tag import ProgrammeLine, load_programme_lines
 
 
 def hit(text, year=2023, section=""):
@@ -18,6 +18,8 @@ def hit(text, year=2023, section=""):
     ("In mei 2017 heeft PS een amendement aangenomen om geld te reserveren.", "mei 2017", "besluit"),
     ("In de periode 2020 – 2022 zijn ruim 1.000 professionals bereikt met workshops.", "2020–2022", "resultaat"),
     ("Medio 2024 zal de eindevaluatie van het programma worden besproken.", "medio 2024", "voornemen"),
+    ("In de komende periode vindt een tussenevaluatie plaats die wordt opgeleverd in april 2023.", "april 2023",
+     "voornemen"),
 ])
 def test_a_sentence_that_names_a_moment_becomes_a_dated_typed_item(text, date, kind):
     [item] = dated_items(hit(text))
@@ -49,3 +51,13 @@ def test_every_programme_line_lists_dated_items_quoted_from_its_own_passages(cor
         assert sum(line.per_year().values()) == len(line.items)
     zorg = next(o for o in overviews if o.id == "toekomstbestendige-zorg")
     assert any("Zorgtafel" in i.text and i.year == 2019 for i in zorg.items)
+
+
+def test_items_within_a_year_follow_the_calendar_and_are_not_repeated():
+    texts = ["Eind 2020 rondde de provincie het project Extra handen af.",
+             "Begin 2020 startte de provincie het project Extra handen voor de zorg.",
+             "In januari 2020 kwamen de eerste aanmeldingen voor Extra handen binnen.",
+             "Begin 2020 startte de provincie het project Extra handen voor de zorg in Flevoland."]
+    rows = [{"id": f"d#{i}", "doc_id": "d", "text": t, "year": 2023, "pl_algemeen": 1} for i, t in enumerate(texts)]
+    [general] = build_overview(rows, [ProgrammeLine("algemeen", "Algemeen", "", [])])
+    assert [i.date for i in general.items] == ["begin 2020", "januari 2020", "eind 2020"]

@@ -145,3 +145,23 @@ def test_originals_are_served_only_for_indexed_documents(corpus_index):
     assert response.headers["content-type"].startswith("text/plain")
     for path in ["/bron/../pyproject.toml", "/bron/%2e%2e/pyproject.toml", "/bron/manifest.toml", "/bron/niets.pdf"]:
         assert client.get(path).status_code == 404, path
+
+
+def test_the_api_checks_its_inputs_with_dutch_messages(app):
+    for kwargs, message in [({"aantal": -3}, "'aantal' moet een geheel getal"), ({"aantal": 0}, "'aantal'"),
+                            ({"aantal": 2.7}, "'aantal'"), ({"vanaf_jaar": "abc"}, "geen jaar")]:
+        with pytest.raises(gr.Error, match=message):
+            app.api_search("Zorgtafel", **{"aantal": 5, **kwargs})
+    with pytest.raises(gr.Error, match="'eerdere_vragen' moet een lijst"):
+        app.api_ask("en in 2021?", eerdere_vragen="Wat deed de Zorgtafel in 2020?")
+    by_name = app.api_ask("Wanneer is de preventiecoalitie gestart?", programmalijn="Toekomstbestendige gezondheidszorg")
+    assert by_name["searched_in"] == "Toekomstbestendige gezondheidszorg" and by_name["citations"]
+
+
+def test_originals_without_an_index_say_so(tmp_path):
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_server(KnowledgeBase(Config.load(index_dir=tmp_path / "indexes"))))
+    response = client.get("/bron/003_b2a3fbcf700e85b8.txt")
+    assert response.status_code == 503 and "kan nu niet getoond worden" in response.text
+    assert "<code>kb ingest</code>" in render.error_banner("Bouw die eerst met `kb ingest`.")

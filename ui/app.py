@@ -17,8 +17,8 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-from fastapi import FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi import FastAPI
+from fastapi.responses import FileResponse, PlainTextResponse
 
 from kb.api import KnowledgeBase
 from kb.conversation import needs_context
@@ -30,6 +30,7 @@ from ui import render
 log = logging.getLogger("kb.ui")
 MAX_QUESTION = 1000  # characters
 ALL = ""  # the dropdowns' "no filter" value
+DOCUMENT_COLUMNS = ["document", "titel", "type", "datum", "programmalijnen", "passages"]
 CSS = (Path(__file__).parent / "style.css").read_text(encoding="utf-8")
 # Clicking a marker [n] in an answer scrolls to source n and flashes it (Markdown links would
 # otherwise open the page again in a new tab).
@@ -63,10 +64,11 @@ class App:
             raise gr.Error("Typ eerst een vraag.")
         if len(question) > MAX_QUESTION:
             raise gr.Error(f"De vraag is te lang ({len(question)} tekens); het maximum is {MAX_QUESTION}.")
-        filters = Filters(programme_line=line or None, doc_type=doc_type or None,
-                          year_from=_year(year_from), year_to=_year(year_to))
+        if previous is not None and not (isinstance(previous, list) and all(isinstance(q, str) for q in previous)):
+            raise gr.Error("'eerdere_vragen' moet een lijst van vragen (teksten) zijn, oudste eerst.")
+        filters = self._filters(line, doc_type, year_from, year_to)
         answer = self._guard(lambda: self.kb.ask(question, filters, previous=previous or []))
-        return answer, render.filters_label(self.lines.get(line), doc_type, filters.years())
+        return answer, render.filters_label(self.lines.get(filters.programme_line), doc_type, filters.years())
 
     def chat(self, question, history, previous, panels, line, doc_type, year_from, year_to):
         """Chat submit: (textbox, history, previous questions, source sections, sources panel)."""
@@ -101,9 +103,17 @@ class App:
         """Zoek passages (hybride zoeken), best passende eerst."""
         if not (vraag or "").strip():
             raise gr.Error("Typ eerst een zoekvraag.")
-        filters = Filters(programmalijn or None, documenttype or None, year_from=_year(vanaf_jaar),
-                          year_to=_year(tot_en_met_jaar))
-        return [h.to_dict() for h in self._guard(lambda: self.kb.search(vraag, top_k=int(aantal), filters=filters))]
+        if isinstance(aantal, bool) or not isinstance(aantal, int) or not 1 <= aantal <= 1000:
+            raise gr.Error(f"'aantal' moet een geheel getal van 1 tot en met 1000 zijn, niet {aantal!r}.")
+        filters = self._filters(programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar)
+        return [h.to_dict() for h in self._guard(lambda: self.kb.search(vraag, top_k=aantal, filters=filters))]
+
+    def _filters(self, line, doc_type, year_from, year_to) -> Filters:
+        """Filters from the page or the API; a programme line by id or by name ("Leefbaar platteland")."""
+        by_name = {name.lower(): id_ for id_, name in self.lines.items()}
+        line = by_name.get((line or "").strip().lower(), line)
+        return Filters(programme_line=line or None, doc_type=doc_type or None, year_from=_year(year_from),
+                       year_to=_year(year_to))
 
     def link(self, citation: dict) -> str:
         path = self.kb.document_path(citation["doc_id"])
@@ -115,8 +125,8 @@ class App:
         try:
             stats = self._guard(self.kb.stats)
         except gr.Error as exc:
-            banner = f'<div class="kb-banner kb-error">{render.html.escape(exc.message)}</div>'
-            return gr.update(), gr.update(), gr.update(), banner, banner, _documents_frame([])
+            banner = render.error_banner(exc.message)
+            return gr.update(), gr.update(), gr.update(), banner, banner, self._documents([])
         types = sorted(stats["per_doc_type_chunks"])
         years = _year_choices(self.kb.retriever.lexical.rows)
         status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
@@ -125,7 +135,7 @@ class App:
         return (gr.update(choices=[("Alle documenttypen", ALL), *[(t, t) for t in types]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
-                "", status, _documents_frame(stats["document_list"]))
+                "", status, self._documents(stats["document_list"]))
 
     def load_overview(self):
         """The programme-line overview and its chart: a separate event, so a large index (tens of seconds
@@ -133,16 +143,23 @@ class App:
         try:
             overview = self._guard(self.kb.overview)
         except gr.Error as exc:
-            return _chart([]), f'<div class="kb-banner kb-error">{render.html.escape(exc.message)}</div>'
+            return _chart([]), render.error_banner(exc.message)
         return _chart(overview), render.overview_html(overview, self.link)
 
     def documents(self, text: str):
+        """The document table filtered on every word typed (id, title, type, date or programme-line name)."""
         try:
-            docs = self._guard(self.kb.stats)["document_list"]
+            frame = self._documents(self._guard(self.kb.stats)["document_list"])
         except gr.Error:
-            return _documents_frame([])
+            return self._documents([])
         words = (text or "").lower().split()
-        return _documents_frame([d for d in docs if all(w in " ".join(map(str, d.values())).lower() for w in words)])
+        rows = frame.astype(str).agg(" ".join, axis=1).str.lower()
+        return frame[rows.apply(lambda row: all(w in row for w in words))]
+
+    def _documents(self, docs: list[dict]) -> pd.DataFrame:
+        return pd.DataFrame([{"document": d["doc_id"], "titel": d["title"], "type": d["doc_type"], "datum": d["date"],
+                              "programmalijnen": ", ".join(self.lines.get(l, l) for l in d.get("programme_lines", [])),
+                              "passages": d["chunks"]} for d in docs], columns=DOCUMENT_COLUMNS)
 
     def _guard(self, call):
         try:
@@ -194,7 +211,7 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
         with gr.Tab("Documenten", id="documenten"):
             status = gr.Markdown(elem_id="kb-status")
             find = gr.Textbox(label="Zoek in de lijst", elem_id="kb-doc-search", placeholder="titel, type, jaar…")
-            table = gr.Dataframe(_documents_frame([]), elem_id="kb-documents", interactive=False, wrap=True)
+            table = gr.Dataframe(app._documents([]), elem_id="kb-documents", interactive=False, wrap=True)
 
         previous, panels = gr.State([]), gr.State([])  # the questions searched, the sources per answer
         chat_io = dict(fn=app.chat, inputs=[question, chatbot, previous, panels, line, doc_type, year_from, year_to],
@@ -219,9 +236,12 @@ def create_server(kb: KnowledgeBase) -> FastAPI:
 
     @server.get("/bron/{doc_id:path}")
     def original(doc_id: str):
-        path = kb.document_path(doc_id)  # only documents in the index: no path from the request is opened
+        try:
+            path = kb.document_path(doc_id)  # only documents in the index: no path from the request is opened
+        except (IndexMissing, StoreUnavailable, ModelMismatch) as exc:
+            return PlainTextResponse(f"Dit document kan nu niet getoond worden: {exc}", status_code=503)
         if path is None or not path.is_file():
-            raise HTTPException(404, "Dit document staat niet (meer) in de index.")
+            return PlainTextResponse("Dit document staat niet (meer) in de index.", status_code=404)
         media = "application/pdf" if path.suffix.lower() == ".pdf" else None
         if path.suffix.lower() in (".txt", ".md"):
             media = "text/plain; charset=utf-8"
@@ -229,7 +249,7 @@ def create_server(kb: KnowledgeBase) -> FastAPI:
 
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
     return gr.mount_gradio_app(server, build(kb), path="/", theme=theme, css=CSS, js=JS, ssr_mode=False,
-                               footer_links=["api"], show_error=True)
+                               footer_links=[], show_error=True)  # the footer's links are English; the API is in the README
 
 
 def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -239,7 +259,12 @@ def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860) -> None:
 
 
 def _year(value) -> int | None:
-    return int(value) if value not in (None, "", 0) else None
+    if value in (None, "", 0):
+        return None
+    try:
+        return int(str(value))
+    except ValueError:
+        raise gr.Error(f"Jaartal '{value}' is geen jaar; gebruik vier cijfers, bijvoorbeeld 2021.") from None
 
 
 def _year_choices(rows: list[dict]) -> list[int]:
@@ -251,12 +276,6 @@ def _chart(overviews) -> pd.DataFrame:
     return pd.DataFrame([{"jaar": str(year), "items": count, "programmalijn": line.name}
                          for line in overviews for year, count in line.per_year().items()],
                         columns=["jaar", "items", "programmalijn"])
-
-
-def _documents_frame(docs: list[dict]) -> pd.DataFrame:
-    return pd.DataFrame([{"document": d["doc_id"], "titel": d["title"], "type": d["doc_type"], "datum": d["date"],
-                          "programmalijnen": ", ".join(d.get("programme_lines", [])), "passages": d["chunks"]}
-                         for d in docs], columns=["document", "titel", "type", "datum", "programmalijnen", "passages"])
 
 
 if __name__ == "__main__":

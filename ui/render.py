@@ -133,6 +133,12 @@ def overview_html(overviews: list, document_link) -> str:
     return '<div class="kb-overview">' + "".join(sections) + "</div>"
 
 
+def error_banner(message: str) -> str:
+    """A Dutch error message as a banner; `commands` in it are shown as code."""
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(message))
+    return f'<div class="kb-banner kb-error">{escaped}</div>'
+
+
 def _where(c: dict) -> str:
     section = c.get("section") or ""
     return (f" — {section}" if section else "") + _page(c)
