@@ -30,6 +30,7 @@ from ui import render
 log = logging.getLogger("kb.ui")
 MAX_QUESTION = 1000  # characters
 ALL = ""  # the dropdowns' "no filter" value
+MAX_TABLE_ROWS = 1000  # documents shown at once; the search box narrows a larger index
 DOCUMENT_COLUMNS = ["document", "titel", "type", "datum", "programmalijnen", "passages"]
 CSS = (Path(__file__).parent / "style.css").read_text(encoding="utf-8")
 # Clicking a marker [n] in an answer scrolls to source n and flashes it (Markdown links would
@@ -131,11 +132,13 @@ class App:
         years = _year_choices(self.kb.retriever.lexical.rows)
         status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
                   f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · index bijgewerkt "
-                  f"{stats['last_indexed'].replace('T', ' ').replace('+00:00', ' UTC')}")
+                  f"{stats['last_indexed'].replace('T', ' ').replace('+00:00', ' UTC')}"
+                  + (f" · de tabel toont er {MAX_TABLE_ROWS}; zoek om te verfijnen"
+                     if stats["documents"] > MAX_TABLE_ROWS else ""))
         return (gr.update(choices=[("Alle documenttypen", ALL), *[(t, t) for t in types]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
-                "", status, self._documents(stats["document_list"]))
+                "", status, self._documents(stats["document_list"], MAX_TABLE_ROWS))
 
     def load_overview(self):
         """The programme-line overview and its chart: a separate event, so a large index (tens of seconds
@@ -154,9 +157,10 @@ class App:
             return self._documents([])
         words = (text or "").lower().split()
         rows = frame.astype(str).agg(" ".join, axis=1).str.lower()
-        return frame[rows.apply(lambda row: all(w in row for w in words))]
+        return frame[rows.apply(lambda row: all(w in row for w in words))].head(MAX_TABLE_ROWS)
 
-    def _documents(self, docs: list[dict]) -> pd.DataFrame:
+    def _documents(self, docs: list[dict], limit: int | None = None) -> pd.DataFrame:
+        docs = docs[:limit] if limit else docs
         return pd.DataFrame([{"document": d["doc_id"], "titel": d["title"], "type": d["doc_type"], "datum": d["date"],
                               "programmalijnen": ", ".join(self.lines.get(l, l) for l in d.get("programme_lines", [])),
                               "passages": d["chunks"]} for d in docs], columns=DOCUMENT_COLUMNS)
