@@ -90,15 +90,21 @@ class KnowledgeBase:
         for doc in docs.values():
             doc["programme_lines"] = sorted(doc["programme_lines"])
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
-        updated = datetime.fromtimestamp(self._loaded_at, timezone.utc).isoformat(timespec="seconds")
+        updated = _iso(self._loaded_at)
+        sources = self.config.sources_path  # written by every `kb ingest`, also one that changed nothing
+        ingested = _iso(sources.stat().st_mtime) if sources.exists() else updated
         return {"documents": len(docs), "chunks": len(rows), "per_programme_line": per_line,
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
-                "last_indexed": updated, "embed_model": self.retriever.embed.model_name,
+                "last_changed": updated, "last_ingest": ingested, "embed_model": self.retriever.embed.model_name,
                 "chroma": self.config.chroma_url or "embedded",
                 "document_list": sorted(docs.values(), key=lambda d: d["doc_id"])}
 
     def _index_stamp(self) -> float:
         return LexicalIndex.stamp(self.config.lexical_dir)
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
 def _document_paths(docstore_path: Path) -> dict[str, Path]:

@@ -131,8 +131,8 @@ class App:
         types = sorted(stats["per_doc_type_chunks"])
         years = _year_choices(self.kb.retriever.lexical.rows)
         status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
-                  f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · index bijgewerkt "
-                  f"{stats['last_indexed'].replace('T', ' ').replace('+00:00', ' UTC')}"
+                  f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · laatst geïndexeerd "
+                  f"{_when(stats['last_ingest'])}, laatst gewijzigd {_when(stats['last_changed'])}"
                   + (f" · de tabel toont er {MAX_TABLE_ROWS}; zoek om te verfijnen"
                      if stats["documents"] > MAX_TABLE_ROWS else ""))
         return (gr.update(choices=[("Alle documenttypen", ALL), *[(t, t) for t in types]]),
@@ -260,6 +260,10 @@ def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860) -> None:
     import uvicorn
 
     uvicorn.run(create_server(kb), host=host, port=port, log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
+
+
+def _when(iso: str) -> str:
+    return iso.replace("T", " ").replace("+00:00", " UTC")
 
 
 def _year(value) -> int | None:
