@@ -80,8 +80,9 @@ def ingest(ctx, paths, rebuild, as_json):
         click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
         for f in summary.failed:
             click.echo(f"              - {f['doc_id']}: {f['reason']}")
-        click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages "
-                   f"({summary.chunks_embedded} nieuw ingebed, de rest uit de cache)")
+        cached = summary.chunks_written - summary.chunks_embedded
+        click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages"
+                   + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache)" if summary.chunks_written else ""))
     if summary.failed:
         sys.exit(3)
 
