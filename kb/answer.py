@@ -80,16 +80,12 @@ def compose(question: str, hits: list[Hit], max_sentences: int = 3, passages: in
     numbers: dict[tuple[str, int | None], int] = {}
     citations, parts = [], []
     for _, _, hit, offset, sentence in chosen:
-        page, label = hit.page_at(offset)
-        key = (hit.id, page)  # one citation per passage and page: the page is where the sentence is
+        cited = hit.cite(offset)
+        key = (hit.id, cited["page"])  # one citation per passage and page: the page is where the sentence is
         if key not in numbers:
             numbers[key] = len(numbers) + 1
-            m = hit.meta
-            citations.append({"n": numbers[key], "doc_id": m.get("doc_id"), "title": m.get("title"),
-                              "doc_type": m.get("doc_type"), "date": m.get("date"), "page": page, "page_label": label,
-                              "section": m.get("section", ""), "url": m.get("url", ""), "quote": "", "quotes": [],
-                              "chunk_id": hit.id, "passage": hit.text,
-                              "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l]})
+            citations.append({"n": numbers[key], **cited, "quote": "", "quotes": [], "passage": hit.text,
+                              "programme_lines": [l for l in hit.meta.get("programme_lines", "").split(",") if l]})
         citation = citations[numbers[key] - 1]
         citation["quotes"].append(sentence)  # every sentence this citation supports
         citation["quote"] = " … ".join(citation["quotes"])

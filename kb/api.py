@@ -62,45 +62,54 @@ class KnowledgeBase:
         from kb.overview import build_overview
         from kb.tag import load_programme_lines
 
-        retriever = self.retriever
-        if "overview" not in self._derived:
-            self._derived["overview"] = build_overview(retriever.lexical.rows,
-                                                       load_programme_lines(self.config.programme_lines))
-        return self._derived["overview"]
+        return self._cached("overview", lambda: build_overview(
+            self.retriever.lexical.rows, load_programme_lines(self.config.programme_lines)))
 
     def document_path(self, doc_id: str) -> Path | None:
         """The indexed file behind `doc_id`, for a link to the original; None for an unknown id."""
-        self.retriever  # noqa: B018 - reloads the index (and forgets old paths) when it changed
-        if "paths" not in self._derived:
-            self._derived["paths"] = _document_paths(self.config.docstore_path)
-        return self._derived["paths"].get(doc_id)
+        return self._cached("paths", lambda: _document_paths(self.config.docstore_path)).get(doc_id)
+
+    def documents(self) -> list[dict]:
+        """The indexed documents (id, title, type, date, url, programme lines, chunk count), by id."""
+        return self._cached("documents", lambda: _documents(self.retriever.lexical.rows))
 
     def stats(self) -> dict:
         rows = self.retriever.lexical.rows
-        per_line, per_type, docs = {}, {}, {}
+        per_line, per_type = {}, {}
         for r in rows:
             for line in r.get("programme_lines", "").split(","):
                 per_line[line] = per_line.get(line, 0) + 1
             per_type[r["doc_type"]] = per_type.get(r["doc_type"], 0) + 1
-            doc = docs.setdefault(r["doc_id"], {"doc_id": r["doc_id"], "title": r["title"], "doc_type": r["doc_type"],
-                                                "date": r.get("date", ""), "url": r.get("url", ""),
-                                                "programme_lines": set(), "chunks": 0})
-            doc["chunks"] += 1
-            doc["programme_lines"].update(l for l in r.get("programme_lines", "").split(",") if l)
-        for doc in docs.values():
-            doc["programme_lines"] = sorted(doc["programme_lines"])
+        documents = self.documents()
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
         updated = _iso(self._loaded_at)
         sources = self.config.sources_path  # written by every `kb ingest`, also one that changed nothing
         ingested = _iso(sources.stat().st_mtime) if sources.exists() else updated
-        return {"documents": len(docs), "chunks": len(rows), "per_programme_line": per_line,
+        return {"documents": len(documents), "chunks": len(rows), "per_programme_line": per_line,
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
                 "last_changed": updated, "last_ingest": ingested, "embed_model": self.retriever.embed.model_name,
-                "chroma": self.config.chroma_url or "embedded",
-                "document_list": sorted(docs.values(), key=lambda d: d["doc_id"])}
+                "chroma": self.config.chroma_url or "embedded", "document_list": documents}
+
+    def _cached(self, key: str, compute):
+        """A value derived from the index, computed once per index version."""
+        self.retriever  # noqa: B018 - reloads the index (and forgets derived values) when it changed
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     def _index_stamp(self) -> float:
         return LexicalIndex.stamp(self.config.lexical_dir)
+
+
+def _documents(rows: list[dict]) -> list[dict]:
+    docs: dict[str, dict] = {}
+    for r in rows:
+        doc = docs.setdefault(r["doc_id"], {"doc_id": r["doc_id"], "title": r["title"], "doc_type": r["doc_type"],
+                                            "date": r.get("date", ""), "url": r.get("url", ""),
+                                            "programme_lines": set(), "chunks": 0})
+        doc["chunks"] += 1
+        doc["programme_lines"].update(l for l in r.get("programme_lines", "").split(",") if l)
+    return [{**d, "programme_lines": sorted(d["programme_lines"])} for d in sorted(docs.values(), key=lambda d: d["doc_id"])]
 
 
 def _iso(timestamp: float) -> str:

@@ -38,7 +38,7 @@ def follow_up_query(question: str, previous: list[str]) -> str:
         return question
     before = previous[-1]
     years = [m.group(0) for m in YEAR.finditer(question)]
-    if years and YEAR.search(before) and not analyze(YEAR.sub(" ", question)):
+    if years and YEAR.search(before) and needs_context(question):
         # Only a year is new ("en in 2022?"): ask the previous question about that year.
         return YEAR.sub(years[0], before, count=1)
     return f"{before} {question.strip()}"

@@ -114,15 +114,16 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     found = discover([*(paths or [config.corpus_dir])])
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
-    seen, group = set(), []
+    seen, group, group_chars = set(), [], 0
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
         seen.add(source.doc_id)
         if item := _prepare(source, fingerprint, state, summary):
             group.append(item)
-            if sum(len(doc.text) for doc, _ in group) >= GROUP_CHARS:
+            group_chars += len(item[0].text)
+            if group_chars >= GROUP_CHARS:
                 _run_group(group, pipeline, collection, state, summary, known)
-                group = []
+                group, group_chars = [], 0
     _run_group(group, pipeline, collection, state, summary, known)
     failed = {f["doc_id"] for f in summary.failed}
     _remove_missing(sorted(known - seen - failed), found.roots, pipeline.vector_store, state, summary)
@@ -144,10 +145,15 @@ class _State:
         self.sources: dict[str, str] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
         self.saved_at = time.monotonic()
 
+    def indexed_as(self, doc_id: str, doc_hash: str | None) -> bool:
+        """The document is in the docstore with this hash, and the BM25 table holds that version too."""
+        return (doc_hash is not None and self.docstore.get_document_hash(doc_id) == doc_hash
+                and self.lexical.documents.get(doc_id) == doc_hash)
+
     def unchanged(self, doc_id: str, source_hash: str) -> bool:
-        indexed = self.docstore.get_document_hash(doc_id)
-        return (self.sources.get(doc_id) == source_hash and indexed is not None
-                and self.lexical.documents.get(doc_id) == indexed)
+        """Same bytes, metadata and pipeline as when the document was indexed, and indexed in step."""
+        return (self.sources.get(doc_id) == source_hash
+                and self.indexed_as(doc_id, self.docstore.get_document_hash(doc_id)))
 
     def persist(self, force: bool = False) -> None:
         if not (force or time.monotonic() - self.saved_at > PERSIST_SECONDS):
@@ -175,7 +181,7 @@ def _prepare(source, fingerprint: str, state: _State, summary: Summary) -> tuple
     except (ExtractionError, OSError) as exc:
         summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
         return None
-    if state.docstore.get_document_hash(doc.id_) == doc.hash and state.lexical.documents.get(doc.id_) == doc.hash:
+    if state.indexed_as(doc.id_, doc.hash):
         summary.unchanged.append(source.doc_id)  # touched, not changed
         state.sources[doc.id_] = source_hash
         return None

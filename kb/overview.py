@@ -76,6 +76,9 @@ class LineOverview:
 
 def build_overview(rows: list[dict], lines: list[ProgrammeLine]) -> list[LineOverview]:
     """One LineOverview per programme line (in the file's order), from the index's chunk rows."""
+    # Each chunk is read once, however many lines it is tagged with.
+    per_row = {row["id"]: dated_items(Hit.from_row(row)) for row in rows
+               if any(row.get(f"pl_{line.id}") == 1 for line in lines)}
     overviews = []
     for line in lines:
         others = [other.name.lower() for other in lines if other.id != line.id and other.name]
@@ -83,8 +86,7 @@ def build_overview(rows: list[dict], lines: list[ProgrammeLine]) -> list[LineOve
         for row in rows:
             if row.get(f"pl_{line.id}") != 1:
                 continue
-            hit = Hit(row["id"], row["text"], {k: v for k, v in row.items() if k not in ("id", "text")})
-            for item in dated_items(hit):
+            for item in per_row[row["id"]]:
                 if _about_another_line(item.text, line.name, others) or any(_same(item, i) for i in items):
                     continue
                 items.append(item)
@@ -119,12 +121,8 @@ def dated_items(hit: Hit) -> list[OverviewItem]:
                 or len(re.findall(r"\w{2,}", _MOMENT.sub(" ", sentence))) < MIN_WORDS):
             continue
         label, key = _date(match)
-        page, page_label = hit.page_at(start)
-        m = hit.meta
-        citation = {"doc_id": m.get("doc_id"), "title": m.get("title"), "doc_type": m.get("doc_type"),
-                    "date": m.get("date"), "section": m.get("section", ""), "page": page, "page_label": page_label,
-                    "url": m.get("url", ""), "chunk_id": hit.id, "quote": sentence}
-        items.append(OverviewItem(label, key, _kind(sentence, key[0], m.get("year") or 0), sentence, citation))
+        citation = {**hit.cite(start), "quote": sentence}
+        items.append(OverviewItem(label, key, _kind(sentence, key[0], hit.meta.get("year") or 0), sentence, citation))
     return items
 
 

@@ -105,6 +105,19 @@ class Hit:
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     rank: int = 0
 
+    @classmethod
+    def from_row(cls, row: dict) -> "Hit":
+        """A chunk row of the lexical index (id, text and metadata) as a Hit."""
+        return cls(row["id"], row["text"], {k: v for k, v in row.items() if k not in ("id", "text")})
+
+    def cite(self, offset: int) -> dict:
+        """What a citation of the sentence at `offset` names: document, section, and the page it is on."""
+        page, label = self.page_at(offset)
+        m = self.meta
+        return {"doc_id": m.get("doc_id"), "title": m.get("title"), "doc_type": m.get("doc_type"),
+                "date": m.get("date"), "page": page, "page_label": label, "section": m.get("section", ""),
+                "url": m.get("url", ""), "chunk_id": self.id}
+
     def page_at(self, offset: int) -> tuple[int | None, str | None]:
         """(physical page, printed label) of the character at `offset` in this chunk's text."""
         page, label = self.meta.get("page") or None, self.meta.get("page_label") or None
@@ -157,9 +170,7 @@ class Retriever:
         return hits
 
     def _hit(self, chunk_id: str) -> Hit:
-        row = self.rows[chunk_id]
-        meta = {k: v for k, v in row.items() if k not in ("id", "text")}
-        return Hit(chunk_id, row["text"], meta)
+        return Hit.from_row(self.rows[chunk_id])
 
     def _dense(self, query: str, filters: Filters) -> list[tuple[str, float]]:
         vector = self.embed.get_query_embedding(query)

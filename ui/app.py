@@ -152,7 +152,7 @@ class App:
     def documents(self, text: str):
         """The document table filtered on every word typed (id, title, type, date or programme-line name)."""
         try:
-            frame = self._documents(self._guard(self.kb.stats)["document_list"])
+            frame = self._documents(self._guard(self.kb.documents))
         except gr.Error:
             return self._documents([])
         words = (text or "").lower().split()
