@@ -57,6 +57,26 @@ class KnowledgeBase:
         answer.question, answer.query = question, query
         return answer
 
+    def sync(self, sync_file: Path, only: str | None = None, since=None, progress: bool = True):
+        """Pull the sources of `sync_file` (TOML) and ingest what changed; a kb.sync.SyncReport."""
+        from kb.sync import Syncer
+
+        report = Syncer(self.config, Path(sync_file)).run(only=only, since=since, progress=progress)
+        self._retriever = None
+        return report
+
+    def decisions(self, party: str | None = None, year: int | None = None, outcome: str | None = None,
+                  kind: str | None = None) -> list[dict]:
+        """Decisions in the index (besluitenlijsten, motions with their outcome), newest first, each with
+        its citation (document, page, link)."""
+        from kb.decisions import canonical_party
+
+        party = canonical_party(party).lower() if party else None
+        found = self._cached("decisions", lambda: _decisions(self.config.docstore_path))
+        return [d for d in found if (not party or party in {p.lower() for p in d["submitters"]})
+                and (not year or d["date"][:4] == str(year)) and (not outcome or d["outcome"] == outcome)
+                and (not kind or d["kind"] == kind)]
+
     def overview(self) -> list:
         """Per programme line, the dated activities, decisions and results in the index (kb.overview)."""
         from kb.overview import build_overview
@@ -116,14 +136,34 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
 
 
-def _document_paths(docstore_path: Path) -> dict[str, Path]:
-    # Read the docstore's JSON directly: only the metadata is needed, not llama-index Document objects.
+def _docstore_records(docstore_path: Path):
+    # Read the docstore's JSON directly: no llama-index Document objects are needed.
     if not docstore_path.exists():
-        return {}
+        return
     data = json.loads(docstore_path.read_text(encoding="utf-8"))
-    paths = {}
     for doc_id, record in data.get("docstore/data", {}).items():
-        root = (record.get("__data__", {}).get("metadata") or {}).get("root")
+        yield doc_id, record.get("__data__", {})
+
+
+def _decisions(docstore_path: Path) -> list[dict]:
+    from kb.decisions import decisions_of
+
+    out = []
+    for doc_id, data in _docstore_records(docstore_path):
+        meta, text = data.get("metadata") or {}, data.get("text") or ""
+        pages = json.loads(meta.get("page_map") or "[]")
+        for d in decisions_of(meta, text):
+            page = next((p for p in reversed(pages) if p[0] <= d.start), None)
+            out.append({**d.to_dict(), "doc_id": doc_id, "title": meta.get("title", ""), "date": meta.get("date", ""),
+                        "url": meta.get("url", ""), "page": page[1] if page else None,
+                        "page_label": page[2] if page else None})
+    return sorted(out, key=lambda d: (d["date"], d["doc_id"], d["start"]), reverse=True)
+
+
+def _document_paths(docstore_path: Path) -> dict[str, Path]:
+    paths = {}
+    for doc_id, data in _docstore_records(docstore_path):
+        root = (data.get("metadata") or {}).get("root")
         if root:
             path = Path(root)
             paths[doc_id] = path if path.is_file() else path / doc_id

@@ -1,7 +1,7 @@
 """The `kb` command line: a thin layer over kb.api.KnowledgeBase.
 
 Exit codes: 0 done; 2 an error the user can act on (message on stderr, in Dutch);
-3 `kb ingest` finished but some files failed (named in the summary).
+3 `kb ingest`/`kb sync` finished but some files or sources failed (named in the summary or report).
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import click
 
 from kb import cli_nl
 from kb.config import Config
+from kb.decisions import OUTCOMES
 from kb.sentences import collapse
 
 cli_nl.install()
@@ -24,10 +25,10 @@ def _kb(ctx):
     return KnowledgeBase(ctx.obj)
 
 
-def _filters(programme_line, doc_type, year):
+def _filters(programme_line, doc_type, year, outcome=None, party=None):
     from kb.retrieve import Filters
 
-    return Filters(programme_line, doc_type, year)
+    return Filters(programme_line, doc_type, year, outcome=outcome, party=party)
 
 
 def _emit(data):
@@ -44,6 +45,9 @@ filter_options = [
                                           "arbeidsmarkt-participatie, leefbaar-platteland of algemeen."),
     click.option("--doc-type", help="Alleen dit documenttype (bv. voortgangsrapportage; zie `kb stats`)."),
     click.option("--year", type=int, help="Alleen documenten van dit jaar of over een periode met dit jaar."),
+    click.option("--outcome", type=click.Choice(OUTCOMES),
+                 help="Alleen passages over besluiten met deze uitkomst (moties, amendementen, besluitenlijsten)."),
+    click.option("--party", help="Alleen passages over moties/amendementen die deze partij indiende (bv. CDA)."),
 ]
 
 
@@ -93,9 +97,9 @@ def ingest(ctx, paths, rebuild, as_json):
 @with_filters
 @json_option
 @click.pass_context
-def search(ctx, query, top_k, programme_line, doc_type, year, as_json):
+def search(ctx, query, top_k, programme_line, doc_type, year, outcome, party, as_json):
     """Zoek passages. QUERY '-' leest één vraag per regel van stdin en schrijft per regel één JSON-object."""
-    kb, filters = _kb(ctx), _filters(programme_line, doc_type, year)
+    kb, filters = _kb(ctx), _filters(programme_line, doc_type, year, outcome, party)
     if query == "-":  # one output line per input line, empty ones included, so scripts can zip them
         for line in sys.stdin:
             q = line.strip()
@@ -119,17 +123,73 @@ def search(ctx, query, top_k, programme_line, doc_type, year, as_json):
 @with_filters
 @json_option
 @click.pass_context
-def ask(ctx, question, programme_line, doc_type, year, as_json):
+def ask(ctx, question, programme_line, doc_type, year, outcome, party, as_json):
     """Beantwoord een vraag met zinnen uit de documenten en bronvermelding [n]."""
     if not question.strip():
         raise click.BadParameter("de vraag is leeg.", param_hint="QUESTION")
-    answer = _kb(ctx).ask(question, _filters(programme_line, doc_type, year))
+    answer = _kb(ctx).ask(question, _filters(programme_line, doc_type, year, outcome, party))
     if as_json:
         return _emit(answer.to_dict())
     click.echo(answer.answer + "\n")
     for c in answer.citations:
         link = f" — {c['url']}" if c["url"] else f" — {c['doc_id']}"
         click.echo(f"[{c['n']}] {c['title']} — {c['section']}{_page(c)}{link}")
+
+
+@cli.command()
+@click.option("--config", "sync_file", type=click.Path(path_type=Path), default=Path("sync.toml"), show_default=True,
+              envvar="KB_SYNC_CONFIG", help="Bronnen en instellingen (TOML; zie README).")
+@click.option("--source", "only", help="Alleen deze bron (naam uit de configuratie).")
+@click.option("--since", type=click.DateTime(["%Y-%m-%d"]), help="Alleen stukken gewijzigd sinds deze datum "
+              "(JJJJ-MM-DD); verwijderingen worden dan niet gezien.")
+@json_option
+@click.pass_context
+def sync(ctx, sync_file, only, since, as_json):
+    """Haal nieuwe en gewijzigde stukken op uit de bronnen en indexeer ze (voor cron/systemd).
+
+    Exitcode 0: alles gelukt; 3: klaar, maar iets mislukte (genoemd in het rapport); 2: fout in de opdracht."""
+    report = _kb(ctx).sync(sync_file, only=only, since=since.date() if since else None, progress=not as_json)
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        for name, r in report.sources.items():
+            state = f"FOUT: {r.error}" if r.error else (f"{r.listed} gevonden, {r.downloaded} opgehaald, "
+                                                         f"{r.unchanged} ongewijzigd, {r.removed} verdwenen")
+            click.echo(f"{name}: {state}")
+        for f in report.failures:
+            click.echo(f"  mislukt: {f['source']}/{f['id']} {f['title']}: {f['reason']}")
+        i = report.ingest
+        click.echo(f"Documenten: {report.documents} ({report.duplicates} dubbele bestanden samengevoegd); index: "
+                   f"{len(i['added'])} toegevoegd, {len(i['updated'])} bijgewerkt, {len(i['removed'])} verwijderd, "
+                   f"{len(i['failed'])} mislukt; {i['chunks_embedded']} passages ingebed; {report.requests} verzoeken")
+        for f in i["failed"]:
+            click.echo(f"  mislukt: {f['doc_id']}: {f['reason']}")
+    if not report.ok:
+        sys.exit(3)
+
+
+@cli.command()
+@click.option("--party", help="Alleen besluiten over moties/amendementen van deze partij (indiener).")
+@click.option("--year", type=int, help="Alleen besluiten uit dit jaar.")
+@click.option("--outcome", type=click.Choice(OUTCOMES), help="Alleen besluiten met deze uitkomst.")
+@click.option("--kind", type=click.Choice(["motie", "amendement", "besluit"]), help="Alleen dit soort besluit.")
+@json_option
+@click.pass_context
+def decisions(ctx, party, year, outcome, kind, as_json):
+    """Zoek besluiten op: moties, amendementen en besluiten met uitkomst, stemming en partijen."""
+    found = _kb(ctx).decisions(party=party, year=year, outcome=outcome, kind=kind)
+    if as_json:
+        return _emit({"decisions": found})
+    if not found:
+        click.echo("Geen besluiten gevonden met deze filters.")
+    for d in found:
+        ref = f" {d['reference']}" if d["reference"] else ""
+        by = f"; ingediend door {', '.join(d['submitters'])}" if d["submitters"] else ""
+        against = f"; tegen: {', '.join(d['against'])}" if d["against"] else ""
+        click.echo(f"{d['date'] or '?'}  {d['kind']}{ref}: {d['outcome'].upper()}"
+                   f"{' (' + d['vote'] + ')' if d['vote'] else ''}{by}{against}")
+        click.echo(f"    {d['number'] + '. ' if d['number'] else ''}{d['agenda_item']}")
+        click.echo(f"    \"{collapse(d['text'])[:200]}\" — {d['title']}{_page(d)}")
 
 
 @cli.command()

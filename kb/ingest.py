@@ -28,15 +28,17 @@ from tqdm import tqdm
 
 from kb.chunk import chunk_text
 from kb.config import Config
+from kb.decisions import decision_flags, decisions_of
 from kb.extract import Extracted, ExtractionError, Page, extract
 from kb.lexical import LexicalIndex
-from kb.sources import discover, document_metadata
+from kb.sources import Discovery, discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
 # Bump when what a chunk stores changes: every document is then re-chunked and re-embedded once.
-INDEX_VERSION = 2
-CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source")
+INDEX_VERSION = 3
+CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "origins",
+              "parties", "outcome", "docuvitp")
 
 
 @dataclass
@@ -70,13 +72,15 @@ class StructureChunker(TransformComponent):
         for doc in nodes:
             pages = [Page(*p) for p in json.loads(doc.metadata["page_map"])]
             extracted = Extracted(doc.text, pages)
+            decided = decisions_of(doc.metadata, doc.text)
             for i, c in enumerate(chunk_text(extracted, doc.metadata["title"], self._count,
                                              self.target_tokens, self.max_tokens)):
                 lines = self._tagger.tag(c.section, c.text)
-                meta = {k: doc.metadata[k] for k in CHUNK_KEYS}
+                meta = {k: doc.metadata.get(k, "") for k in CHUNK_KEYS}
                 meta.update(section=c.section, start_char=c.start, end_char=c.end, page=c.page,
                             page_label=c.page_label, page_end=c.page_end, page_breaks=json.dumps(c.page_breaks),
-                            chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines})
+                            chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines},
+                            **decision_flags(doc.metadata, [d for d in decided if d.start < c.end and d.end > c.start]))
                 node = TextNode(id_=f"{doc.id_}#{i}", text=c.text, metadata=meta,
                                 start_char_idx=c.start, end_char_idx=c.end,
                                 excluded_embed_metadata_keys=[k for k in meta if k not in ("title", "section")],
@@ -86,7 +90,9 @@ class StructureChunker(TransformComponent):
         return out
 
 
-def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True) -> Summary:
+def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True,
+           found: Discovery | None = None) -> Summary:
+    """Index the files under `paths` (default: the corpus folder), or the files `found` lists (kb.sync)."""
     from kb.embed import CachedEmbedding, EmbeddingCache, load_embedding
 
     if rebuild:
@@ -111,7 +117,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
                                      config.programme_lines.read_text())))
     state = _State(config, docstore, lexical, resynced)
 
-    found = discover([*(paths or [config.corpus_dir])])
+    found = found or discover([*(paths or [config.corpus_dir])])
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
     seen, group, group_chars = set(), [], 0

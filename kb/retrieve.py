@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.config import Config
+from kb.decisions import OUTCOMES, canonical_party, party_key
 from kb.errors import IndexMissing
 from kb.lexical import LexicalIndex
 from kb.store import open_collection
@@ -44,6 +45,17 @@ class Filters:
     year: int | None = None
     year_from: int | None = None
     year_to: int | None = None
+    outcome: str | None = None  # decisions: aangenomen, verworpen, ingetrokken, aangehouden, overig
+    party: str | None = None  # decisions: submitted by this party (a motion's "indienende partij")
+
+    def flags(self) -> list[str]:
+        """The 0/1 metadata flags a chunk must carry: programme line, outcome and party."""
+        flags = [f"pl_{self.programme_line}"] if self.programme_line else []
+        if self.outcome:
+            flags.append(f"outcome_{self.outcome}")
+        if self.party:
+            flags.append(party_key(canonical_party(self.party)))
+        return flags
 
     def years(self) -> tuple[int, int] | None:
         """(first, last) year asked for, or None; one open end stays open."""
@@ -54,9 +66,7 @@ class Filters:
         return int(self.year_from or 0), int(self.year_to or 9999)
 
     def where(self) -> dict | None:
-        conditions = []
-        if self.programme_line:
-            conditions.append({f"pl_{self.programme_line}": 1})
+        conditions = [{flag: 1} for flag in self.flags()]
         if self.doc_type:
             conditions.append({"doc_type": self.doc_type})
         if years := self.years():
@@ -73,8 +83,8 @@ class Filters:
         if not self.where():
             return None
         keep = np.ones(len(index.ids), dtype=bool)
-        if self.programme_line:
-            keep &= index.column(f"pl_{self.programme_line}") == 1
+        for flag in self.flags():
+            keep &= index.column(flag) == 1
         if self.doc_type:
             keep &= index.column("doc_type", "") == self.doc_type
         if years := self.years():
@@ -90,6 +100,8 @@ class Filters:
                              f"Kies uit: {', '.join(sorted(programme_lines))}.")
         if (years := self.years()) and years[0] > years[1]:
             raise ValueError(f"Het jaartal 'vanaf' ({years[0]}) ligt na 'tot en met' ({years[1]}).")
+        if self.outcome and self.outcome not in OUTCOMES:
+            raise ValueError(f"Onbekende uitkomst '{self.outcome}'. Kies uit: {', '.join(OUTCOMES)}.")
         if self.doc_type and self.doc_type not in doc_types:
             raise ValueError(f"Documenttype '{self.doc_type}' komt niet voor in de index. "
                              f"Kies uit: {', '.join(sorted(doc_types))}.")

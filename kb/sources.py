@@ -10,6 +10,7 @@ metadata guessed from the file itself.
 """
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -95,6 +96,11 @@ def document_metadata(source: SourceFile, text: str) -> dict:
         "file_name": source.path.name,
         "root": source.root,
         "doc_programme_lines": ",".join(meta.get("programme_lines", [])),
+        # From kb.sync: every place the document was found, and for motions who submitted it and the outcome.
+        "origins": json.dumps(meta.get("origins", []), ensure_ascii=False),
+        "parties": meta.get("parties", ""),
+        "outcome": meta.get("outcome", ""),
+        "docuvitp": str(meta.get("docuvitp", "")),
     }
 
 
