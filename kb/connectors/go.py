@@ -26,6 +26,7 @@ class GoSource(Source):
     def configure(self, **options) -> None:
         self.base = required(self.name, options, "base_url")
         self.dmus = set(options.pop("dmus", []))  # committee names to keep; empty: all
+        self.page_size = int(options.pop("page_size", PAGE))
         super().configure(**options)
 
     def list(self, since: date | None = None):
@@ -65,7 +66,7 @@ class GoSource(Source):
         offset = 0
         while True:
             url = f"{self.base}/api/v2{path}"
-            body = self.http.get_json(url, {**(params or {}), "limit": PAGE, "offset": offset})
+            body = self.http.get_json(url, {**(params or {}), "limit": self.page_size, "offset": offset})
             if not isinstance(body, dict) or body.get("status") != "OK":
                 messages = "; ".join(body.get("messages", [])) if isinstance(body, dict) else "geen envelop"
                 raise SourceError(f"GO {url}: foutmelding van de server: {messages or body}")

@@ -28,6 +28,7 @@ class KoopSource(Source):
         self.base = required(self.name, options, "base_url")
         self.creator = required(self.name, options, "creator")
         self.publication = options.pop("publication", "Provinciaal blad")
+        self.page_size = int(options.pop("page_size", PAGE))
         super().configure(**options)
 
     def query(self, since: date | None) -> str:
@@ -39,7 +40,7 @@ class KoopSource(Source):
         start = 1
         while start:
             params = {"operation": "searchRetrieve", "version": "2.0", "query": self.query(since),
-                      "startRecord": start, "maximumRecords": PAGE, "recordSchema": "gzd"}
+                      "startRecord": start, "maximumRecords": self.page_size, "recordSchema": "gzd"}
             root = _parse(self.http.get(self.base, params).content, self.base)
             if (diagnostic := _first(root, "diagnostic")) is not None:
                 message = " ".join(t.strip() for t in diagnostic.itertext() if t.strip())

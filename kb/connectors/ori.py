@@ -26,13 +26,14 @@ class OriSource(Source):
     def configure(self, **options) -> None:
         self.base = required(self.name, options, "base_url")
         self.index = required(self.name, options, "index")
+        self.page_size = int(options.pop("page_size", PAGE))
         super().configure(**options)
 
     def list(self, since: date | None = None):
         filters = [{"term": {"@type": "MediaObject"}}]
         if since:
             filters.append({"range": {"last_discussed_at": {"gte": since.isoformat()}}})
-        query = {"query": {"bool": {"filter": filters}}, "size": PAGE,
+        query = {"query": {"bool": {"filter": filters}}, "size": self.page_size,
                  "sort": [{"last_discussed_at": "desc"}, {"_id": "asc"}],
                  "_source": {"excludes": ["text", "md_text", "text_pages"]}}
         while True:
@@ -42,7 +43,7 @@ class OriSource(Source):
             hits = (body.get("hits") or {}).get("hits") or []
             for hit in hits:
                 yield _document(hit, self.base, self.index)
-            if len(hits) < PAGE:
+            if len(hits) < self.page_size:
                 return
             query["search_after"] = hits[-1]["sort"]
 
