@@ -122,6 +122,7 @@ class Syncer:
                 report.sources[name] = self._pull(source, since, report, progress)
         self._save(force=True)
         found, report.duplicates = self._stage()
+        self._save(force=True)
         report.documents = len(found.files)
         report.requests = self.http.requests
         report.ingest = ingest(self.config, found=found, progress=progress).to_dict()
@@ -192,14 +193,23 @@ class Syncer:
         """The deduplicated documents as files under indexes/sync/files, with their metadata."""
         groups: dict[str, list[dict]] = {}
         for name in self.sources:  # configuration order decides which source names a shared document
+            if name not in self.state:
+                continue
             for entry in self.state.get(name, {}).values():
                 key = f"docuvitp:{entry['meta']['docuvitp']}" if entry["meta"].get("docuvitp") else entry["sha256"]
                 groups.setdefault(key, []).append(entry)
         root = self.dir / "files"
         found, keep = Discovery(roots=[_root_key(root)]), set()
+        # A document keeps its id while any of its files is listed, so a new version, a changed file or a file
+        # that moved to another agenda item updates it instead of replacing it (citations stay valid).
+        ids, self.state["_documents"], taken = self.state.get("_documents", {}), {}, set()
         for entries in groups.values():
             primary = max(entries, key=lambda e: int(e["meta"].get("docuvitp_version") or 0))
-            doc_id = f"{primary['source']}/{_safe(primary['id'])}{primary['suffix']}"
+            members = [f"{e['source']}/{e['id']}" for e in [primary, *entries]]
+            doc_id = next((ids[m] for m in members if m in ids and ids[m] not in taken),
+                          f"{primary['source']}/{_safe(primary['id'])}") + primary["suffix"]
+            taken.add(doc_id.removesuffix(primary["suffix"]))
+            self.state["_documents"].update({m: doc_id.removesuffix(primary["suffix"]) for m in members})
             path = root / doc_id
             self._link(self._cache_path(primary["sha256"], primary["suffix"]), path)
             keep.add(path)

@@ -7,7 +7,7 @@ import pytest
 from kb.connectors import SOURCE_TYPES, SourceError
 from kb.connectors.http import FetchError, Http
 from sourceserver import (FIXTURES, GoSite, NotubizSite, OriSite, Reply, SourceServer, SruSite, amsterdam_meeting,
-                          go_document, go_item, go_meeting, notubiz_document, notubiz_meeting, notubiz_motion,
+                          go_document, go_item, go_meeting, notubiz_meeting, notubiz_motion,
                           ori_document, pdf_bytes)
 
 PDF = pdf_bytes("Mededeling", ["Tekst van de mededeling."])

