@@ -128,7 +128,14 @@ class Hit:
         m = self.meta
         return {"doc_id": m.get("doc_id"), "title": m.get("title"), "doc_type": m.get("doc_type"),
                 "date": m.get("date"), "page": page, "page_label": label, "section": m.get("section", ""),
-                "url": m.get("url", ""), "chunk_id": self.id}
+                "url": m.get("url", ""), "chunk_id": self.id, **self.provenance()}
+
+    def provenance(self) -> dict:
+        """Where the document was found (meetings, agenda items, every URL) and, for a motion, by whom and
+        with what outcome; empty for documents from a folder."""
+        m = self.meta
+        return {"origins": json.loads(m.get("origins") or "[]"), "parties": [p for p in m.get("parties", "").split(",") if p],
+                "outcome": m.get("outcome", ""), "docuvitp": m.get("docuvitp", "")}
 
     def page_at(self, offset: int) -> tuple[int | None, str | None]:
         """(physical page, printed label) of the character at `offset` in this chunk's text."""
@@ -146,7 +153,7 @@ class Hit:
                 "page_end": m.get("page_end") or None, "section": m.get("section", ""),
                 "programme_lines": [l for l in m.get("programme_lines", "").split(",") if l],
                 "doc_type": m.get("doc_type"), "date": m.get("date"), "url": m.get("url", ""),
-                "start_char": m.get("start_char"), "end_char": m.get("end_char")}
+                "start_char": m.get("start_char"), "end_char": m.get("end_char"), **self.provenance()}
 
 
 class Retriever:

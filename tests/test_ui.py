@@ -128,6 +128,18 @@ def test_document_text_is_shown_as_text():
     assert "<script>" not in message and "<img" not in message and "[[1]](#bron-1-1)" in message
 
 
+def test_a_motion_card_names_its_outcome_parties_and_every_agenda_item():
+    citation = {"n": 1, "doc_id": "go/2.pdf", "title": "Motie laaggeletterdheid", "doc_type": "motie", "date": "2021-03-10",
+                "section": "", "page": 1, "page_label": "1", "url": "", "passage": "Tekst.", "quotes": ["Tekst."],
+                "outcome": "aangenomen", "parties": ["CDA", "ChristenUnie"],
+                "origins": [{"source": "go", "meeting": "Provinciale Staten 2021-03-10", "agenda_item": "6. Motie <x>"},
+                            {"source": "notubiz", "meeting": "Provinciale Staten 2021-03-10"}]}
+    panel = render.sources_html(Answer("vraag", "Tekst. [1]", [citation]), lambda c: "")
+    assert "Uitkomst: aangenomen, ingediend door CDA, ChristenUnie" in panel
+    assert "Gevonden bij: Provinciale Staten 2021-03-10, agendapunt 6. Motie &lt;x&gt;" in panel
+    assert panel.count("Gevonden bij:") == 2
+
+
 def test_links_open_pdfs_at_the_cited_page():
     pdf = {"doc_id": "besluitenlijst.pdf", "url": "", "page": 4}
     assert render.document_href(pdf, has_file=True) == "/bron/besluitenlijst.pdf#page=4"

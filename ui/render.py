@@ -53,6 +53,18 @@ def sources_panel(sections: list[str]) -> str:
     return "".join(reversed(sections)) if sections else EMPTY_SOURCES
 
 
+def _provenance(c: dict) -> str:
+    """Outcome and parties of a motion, and every meeting and agenda item the document was found under."""
+    lines = []
+    if c.get("outcome"):
+        by = f", ingediend door {', '.join(c.get('parties', []))}" if c.get("parties") else ""
+        lines.append(f"Uitkomst: {c['outcome']}{by}")
+    for o in c.get("origins", []):
+        where = ", ".join(v for v in (o.get("meeting"), o.get("agenda_item") and f"agendapunt {o['agenda_item']}") if v)
+        lines.append(f"Gevonden bij: {where or o.get('source', '')}")
+    return "".join(f'<div class="kb-meta kb-origin">{html.escape(line)}</div>' for line in lines)
+
+
 def sources_html(answer: Answer | None, document_link, turn: int = 1) -> str:
     """The sources of one answer: a card per citation, id `bron-<turn>-<n>`, the supporting sentences in <mark>."""
     if answer is None:
@@ -70,7 +82,8 @@ def sources_html(answer: Answer | None, document_link, turn: int = 1) -> str:
             f' data-lines="{html.escape(",".join(c.get("programme_lines", [])))}">'
             f'<header><span class="kb-n">[{c["n"]}]</span> <strong>{html.escape(c["title"] or c["doc_id"])}</strong>'
             f'<div class="kb-meta">{meta}</div>'
-            f'<div class="kb-meta">{html.escape(c.get("section") or "")}{html.escape(_page(c))}</div></header>'
+            f'<div class="kb-meta">{html.escape(c.get("section") or "")}{html.escape(_page(c))}</div>'
+            f'{_provenance(c)}</header>'
             f'<blockquote class="kb-passage">{highlight(c.get("passage", ""), c.get("quotes", []))}</blockquote>'
             + (f'<a class="kb-link" href="{html.escape(link)}" target="_blank" rel="noopener">{_link_label(c, link)}'
                f'</a>' if link else "")
