@@ -83,6 +83,8 @@ def test_search_stdin_contract(index):
     (["search", "zorg", "--top-k", "0"], "Ongeldige waarde voor '--top-k'"),
     (["search", " "], "de zoekvraag is leeg"),
     (["ingest", "bestaat-niet"], "Pad bestaat niet: bestaat-niet"),
+    (["sync", "--config", "bestaat-niet.toml"], "Syncconfiguratie bestaat-niet.toml bestaat niet"),
+    (["search", "zorg", "--outcome", "gewonnen"], "Ongeldige waarde voor '--outcome'"),
 ])
 def test_mistakes_get_a_dutch_message_and_exit_code_2(index, kb_main, args, message):
     code, out, err = kb_main("--index-dir", index[0] / "indexes", *args)

@@ -139,6 +139,30 @@ def test_sync_twice_fetches_and_embeds_nothing_the_second_time(server, tmp_path)
     assert motie.meta["doc_id"] == "go/2.pdf"  # the first configured source names a shared document
 
 
+@pytest.mark.parametrize("table, message", [
+    ('name = "x"\ntype = "sharepoint"', "heeft type 'sharepoint'; kies uit"),
+    ('name = "x"\ntype = "go"', "bron 'x': instelling 'base_url' ontbreekt"),
+    ('name = "x"\ntype = "go"\nbase_url = "http://127.0.0.1:9"\npagesize = 5', "onbekende instelling(en) pagesize"),
+    ('name = "Flevo land"\ntype = "go"\nbase_url = "http://127.0.0.1:9"', "bronnaam 'Flevo land'"),
+])
+def test_configuration_mistakes_are_named(tmp_path, kb_main, table, message):
+    config = tmp_path / "sync.toml"
+    config.write_text(f"[[source]]\n{table}\n", encoding="utf-8")
+    code, out, err = kb_main("--index-dir", tmp_path / "indexes", "sync", "--config", config)
+    assert code == 2 and message in err and out == ""
+
+
+def test_an_unreachable_source_is_reported_and_keeps_its_documents(server, tmp_path, kb_main):
+    index = tmp_path / "indexes"
+    config = sync_config(tmp_path / "sync.toml", server.url)
+    assert KnowledgeBase(Config.load(index_dir=index)).sync(config, progress=False).ok
+    config.write_text(config.read_text().replace(f"{server.url}/go", "http://127.0.0.1:9/go"))  # nothing listens
+    code, out, err = kb_main("--index-dir", index, "sync", "--config", config, "--source", "go", "--json")
+    report = json.loads(out)
+    assert code == 3 and "lijst ophalen mislukt: verbinding mislukt" in report["sources"]["go"]["error"]
+    assert report["ingest"]["removed"] == [] and len(report["ingest"]["unchanged"]) == 6
+
+
 def test_changed_new_version_and_removed_documents(server, tmp_path):
     kb = KnowledgeBase(Config.load(index_dir=tmp_path / "indexes"))
     config = sync_config(tmp_path / "sync.toml", server.url)
