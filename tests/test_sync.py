@@ -15,8 +15,8 @@ from kb.config import Config
 from kb.retrieve import Filters
 from kb.sentences import collapse
 from snapshot import snapshot
-from sourceserver import (FIXTURES, GoSite, NotubizSite, Reply, SourceServer, SruSite, go_document, go_item, go_meeting,
-                          notubiz_document, notubiz_meeting, notubiz_motion, pdf_bytes)
+from sourceserver import (FIXTURES, GoSite, NotubizSite, OriSite, Reply, SourceServer, SruSite, go_document, go_item, go_meeting,
+                          notubiz_document, notubiz_meeting, notubiz_motion, ori_document, pdf_bytes)
 
 ROOT = Path(__file__).parent.parent
 KB = str(Path(sys.executable).parent / "kb")
@@ -297,3 +297,56 @@ def test_a_question_about_the_besluitenlijst_gets_a_cited_answer(besluitenlijst_
     hits = kb.search("amendement GGD", filters=Filters(outcome="aangenomen", party="ChristenUnie"))
     assert hits and all(h.meta.get("outcome_aangenomen") == 1 for h in hits)
     assert not kb.search("amendement GGD", filters=Filters(outcome="verworpen"))
+
+
+def _two_documents(kind: str, server, texts: dict) -> tuple[str, callable, callable]:
+    """A site of `kind` holding documents a and b with these texts: (source table, change(name, text), delete(name))."""
+    if kind == "notubiz":
+        site = NotubizSite(events=[{"id": 5, "permission_group": "public"}])
+        docs = {n: notubiz_document(i, f"Stuk {n}", f"Stuk-{n}.pdf") for i, n in enumerate(texts, 1)}
+        site.files = {f"{docs[n]['id']}/1": pdf_bytes(f"Stuk {n}", [t]) for n, t in texts.items()}
+        site.meetings = {5: notubiz_meeting(5, "2022-01-10", "Provinciale Staten", [], [("Stukken", list(docs.values()))])}
+
+        def change(name, text):
+            docs[name]["last_modified"] = "2022-02-01 09:00:00"
+            site.files[f"{docs[name]['id']}/1"] = pdf_bytes(f"Stuk {name}", [text])
+        delete = lambda name: site.meetings[5]["agenda_items"][0]["documents"].remove(docs[name])
+        table = f'type = "notubiz"\nbase_url = "{server.url}/notubiz"\norganisation_id = 2163\nmotions = false'
+    elif kind == "ori":
+        site = OriSite({n: ori_document(n, f"Stuk {n}", "2022-01-10", [t], "2022-01-01") for n, t in texts.items()})
+
+        def change(name, text):
+            site.documents[name].update(text=[text], date_modified="2022-02-01")
+        delete = lambda name: site.documents.pop(name)
+        table = f'type = "ori"\nbase_url = "{server.url}/ori"\nindex = "osi_flevoland"\npage_size = 1'
+    else:
+        xml = lambda t: f"<officiele-publicatie><provinciaalblad><kop><titel>Besluit</titel></kop><tekst><al>{t}</al>" \
+                        f"</tekst></provinciaalblad></officiele-publicatie>".encode()
+        site = SruSite({n: (f"Stuk {n}", "2024-01-10", "2024-01-10", xml(t)) for n, t in texts.items()})
+
+        def change(name, text):
+            site.records[name] = (f"Stuk {name}", "2024-01-10", "2024-02-01", xml(text))
+        delete = lambda name: site.records.pop(name)
+        table = f'type = "koop"\nbase_url = "{server.url}/koop/sru"\ncreator = "Flevoland"\npage_size = 1'
+    site.install(server)
+    return table, change, delete
+
+
+@pytest.mark.parametrize("kind", ["notubiz", "ori", "koop"])
+def test_each_source_sees_changed_and_deleted_items(kind, tmp_path):
+    texts = {"a": "De provincie opent een Taalhuis in Urk voor laaggeletterde volwassenen.",
+             "b": "Het Sportakkoord Flevoland krijgt 1,2 miljoen euro voor buurtsportcoaches."}
+    with SourceServer() as server:
+        table, change, delete = _two_documents(kind, server, texts)
+        config = tmp_path / "sync.toml"
+        config.write_text(f"[settings]\nrate_limit = 0\nbackoff = 0.01\n\n[[source]]\nname = \"bron\"\n{table}\n")
+        kb = KnowledgeBase(Config.load(index_dir=tmp_path / "indexes"))
+        first = kb.sync(config, progress=False)
+        assert first.ok and first.sources["bron"].listed == 2 and len(first.ingest["added"]) == 2, first.to_dict()
+        change("a", "De provincie opent een Taalhuis in Emmeloord voor laaggeletterde volwassenen.")
+        delete("b")
+        second = kb.sync(config, progress=False)
+        assert second.ok and second.sources["bron"].downloaded == 1 and second.sources["bron"].removed == 1
+        assert len(second.ingest["updated"]) == 1 and len(second.ingest["removed"]) == 1
+        assert "Emmeloord" in kb.search("Taalhuis laaggeletterde volwassenen", top_k=1)[0].text
+        assert not [h for h in kb.search("Sportakkoord buurtsportcoaches", top_k=5) if "Sportakkoord" in h.text]
