@@ -98,10 +98,15 @@ def document_metadata(source: SourceFile, text: str) -> dict:
         "doc_programme_lines": ",".join(meta.get("programme_lines", [])),
         # From kb.sync: every place the document was found, and for motions who submitted it and the outcome.
         "origins": json.dumps(meta.get("origins", []), ensure_ascii=False),
-        "parties": meta.get("parties", ""),
+        "parties": _joined(meta.get("parties", "")),
         "outcome": meta.get("outcome", ""),
         "docuvitp": str(meta.get("docuvitp", "")),
     }
+
+
+def _joined(value) -> str:
+    # Chroma metadata holds scalars: a list from a manifest becomes "A,B".
+    return ",".join(value) if isinstance(value, list) else str(value or "")
 
 
 def _guess_title(text: str, path: Path) -> str:
