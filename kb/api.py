@@ -42,7 +42,10 @@ class KnowledgeBase:
             return self._retriever
 
     def ingest(self, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True) -> Summary:
-        summary = ingest(self.config, paths, rebuild=rebuild, progress=progress)
+        from kb.lock import write_lock
+
+        with write_lock(self.config):  # a second writer stops at once with IndexLocked (kb.lock)
+            summary = ingest(self.config, paths, rebuild=rebuild, progress=progress)
         self._retriever = None  # pick up the new index
         return summary
 

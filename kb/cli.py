@@ -196,10 +196,10 @@ def serve(ctx, host, port, as_json):
 
 
 def main():
-    from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
+    from kb.errors import IndexLocked, IndexMissing, ModelMismatch, StoreUnavailable
 
     try:
         cli(standalone_mode=True)
-    except (IndexMissing, ModelMismatch, StoreUnavailable, FileNotFoundError, ValueError) as exc:
+    except (IndexMissing, IndexLocked, ModelMismatch, StoreUnavailable, FileNotFoundError, ValueError) as exc:
         click.echo(f"Fout: {exc}", err=True)
         sys.exit(2)
