@@ -16,6 +16,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kb.access import visible
 from kb.answer import Answer, compose
 from kb.config import Config
 from kb.conversation import follow_up_query
@@ -31,6 +32,9 @@ class KnowledgeBase:
         self._loaded_at = 0.0  # mtime of the BM25 table the retriever holds
         self._derived: dict = {}  # overview and document paths, computed once per loaded index
         self._lock = threading.Lock()
+        # One query at a time per process: the encoder is not documented as thread-safe, and the app's
+        # API and chat events run in threads of their own. Queries take tens of milliseconds.
+        self._query_lock = threading.RLock()
 
     @property
     def retriever(self) -> Retriever:
@@ -50,40 +54,53 @@ class KnowledgeBase:
         return summary
 
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
-        return self.retriever.search(query, top_k=top_k, filters=filters, mode=mode)
+        with self._query_lock:
+            return self.retriever.search(query, top_k=top_k, filters=filters, mode=mode)
 
     def ask(self, question: str, filters: Filters | None = None, previous: list[str] | None = None) -> Answer:
         """Answer `question`; `previous` are the earlier questions of the conversation, oldest first,
         so that a short follow-up ("en in 2022?") is searched as the question it continues."""
         query = follow_up_query(question, previous or [])
-        answer = compose(query, self.search(query, top_k=10, filters=filters))
+        with self._query_lock:
+            answer = compose(query, self.search(query, top_k=10, filters=filters))
         answer.question, answer.query = question, query
         return answer
 
-    def overview(self) -> list:
-        """Per programme line, the dated activities, decisions and results in the index (kb.overview)."""
+    def overview(self, groups: tuple[str, ...] | None = None) -> list:
+        """Per programme line, the dated activities, decisions and results in the documents a reader with
+        `groups` may read (kb.access; None: all) (kb.overview)."""
         from kb.overview import build_overview
         from kb.tag import load_programme_lines
 
-        return self._cached("overview", lambda: build_overview(
-            self.retriever.lexical.rows, load_programme_lines(self.config.programme_lines)))
+        return self._cached(("overview", groups), lambda: build_overview(
+            self.rows(groups), load_programme_lines(self.config.programme_lines)))
 
-    def document_path(self, doc_id: str) -> Path | None:
-        """The indexed file behind `doc_id`, for a link to the original; None for an unknown id."""
+    def document_path(self, doc_id: str, groups: tuple[str, ...] | None = None) -> Path | None:
+        """The indexed file behind `doc_id`, for a link to the original; None for an unknown id or a
+        document the reader may not read."""
+        if groups is not None and doc_id not in {d["doc_id"] for d in self.documents(groups)}:
+            return None
         return self._cached("paths", lambda: _document_paths(self.config.docstore_path)).get(doc_id)
 
-    def documents(self) -> list[dict]:
-        """The indexed documents (id, title, type, date, url, programme lines, chunk count), by id."""
-        return self._cached("documents", lambda: _documents(self.retriever.lexical.rows))
+    def documents(self, groups: tuple[str, ...] | None = None) -> list[dict]:
+        """The indexed documents (id, title, type, date, url, programme lines, chunk count) a reader with
+        `groups` may read (None: all), by id."""
+        return self._cached(("documents", groups), lambda: _documents(self.rows(groups)))
 
-    def stats(self) -> dict:
-        rows = self.retriever.lexical.rows
+    def rows(self, groups: tuple[str, ...] | None = None) -> list[dict]:
+        """The chunk rows (text and metadata) a reader with `groups` may read (kb.access; None: all)."""
+        if groups is None:
+            return self.retriever.lexical.rows
+        return self._cached(("rows", groups), lambda: [r for r in self.retriever.lexical.rows if visible(r, groups)])
+
+    def stats(self, groups: tuple[str, ...] | None = None) -> dict:
+        rows = self.rows(groups)
         per_line, per_type = {}, {}
         for r in rows:
             for line in r.get("programme_lines", "").split(","):
                 per_line[line] = per_line.get(line, 0) + 1
             per_type[r["doc_type"]] = per_type.get(r["doc_type"], 0) + 1
-        documents = self.documents()
+        documents = self.documents(groups)
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
         updated = _iso(self._loaded_at)
         sources = self.config.sources_path  # written by every `kb ingest`, also one that changed nothing

@@ -15,6 +15,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.access import chunk_access, document_groups
+
 MANIFEST = "manifest.toml"
 SUPPORTED = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"}
 
@@ -95,6 +97,7 @@ def document_metadata(source: SourceFile, text: str) -> dict:
         "file_name": source.path.name,
         "root": source.root,
         "doc_programme_lines": ",".join(meta.get("programme_lines", [])),
+        **chunk_access(document_groups(meta.get("access"))),  # who may read it (kb.access); public by default
     }
 
 
