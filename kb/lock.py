@@ -5,7 +5,15 @@
 interleave its writes with the first (the docstore, BM25 table and source hashes are
 rewritten whole): it stops at once with `IndexLocked`, naming the lock and the holder's pid.
 The kernel releases the lock when the holder exits, also after a crash or kill -9, so a stale
-lock file is harmless. Readers (`kb serve`, `kb search`) never take it.
+lock file is harmless.
+
+`read_lock(config)` is for a long-running reader of an *embedded* Chroma index (`kb serve`
+without KB_CHROMA_URL): it holds a shared lock on the same file for its lifetime, so a writer is
+refused while the app runs. Embedded Chroma caches its vector index in the reading process:
+after another process writes, the app's queries fail ("Error finding id") until it restarts
+(measured; README, "Betrouwbaarheid en beveiliging"). With a `chroma run` server the app takes
+no lock and a batch ingest runs beside it (tests/test_concurrency.py). Short readers
+(`kb search`, `kb ask`) take no lock.
 
     >>> with write_lock(config):
     ...     ingest(config)
@@ -21,6 +29,7 @@ from kb.config import Config
 from kb.errors import IndexLocked
 
 LOCK_NAME = ".write.lock"
+READERS = ".readers"  # one file per process holding read_lock: its pid and command, for the writer's message
 
 
 def lock_path(config: Config) -> Path:
@@ -50,9 +59,55 @@ def write_lock(config: Config, action: str = "kb ingest"):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@contextmanager
+def read_lock(config: Config, action: str = "kb serve"):
+    """Hold a shared lock for as long as this process serves an embedded index (see the module's doc);
+    raise IndexLocked at once when a writer holds the index."""
+    path = lock_path(config)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    marker = path.parent / READERS / str(os.getpid())
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLocked(_message(path, handle)) from None
+        marker.parent.mkdir(exist_ok=True)
+        marker.write_text(f"{os.getpid()} {action}", encoding="utf-8")
+        try:
+            yield path
+        finally:
+            marker.unlink(missing_ok=True)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _message(path: Path, handle) -> str:
+    if readers := _readers(path.parent / READERS):
+        return (f"De index in {path.parent} is in gebruik door {', '.join(readers)} met de ingebouwde Chroma "
+                f"(vergrendeling {path}). Een ander proces kan daar niet tegelijk in schrijven: de app zou de "
+                f"wijzigingen niet zien en fouten geven. Stop de app eerst, of draai Chroma als server "
+                f"(KB_CHROMA_URL, zie de README) zodat app en indexeren naast elkaar kunnen.")
     handle.seek(0)
     pid, _, action = handle.read().strip().partition(" ")
-    holder = f"proces {pid} ({action})" if pid else "een ander proces"
+    holder = f"proces {pid} ({action})" if pid and _alive(pid) else "een ander proces"
     return (f"De index in {path.parent} wordt al bijgewerkt door {holder}; de schrijfvergrendeling {path} is bezet. "
             f"Wacht tot dat klaar is en probeer het dan opnieuw (één schrijvend proces tegelijk).")
+
+
+def _readers(folder: Path) -> list[str]:
+    """'proces <pid> (<command>)' for each live process holding read_lock."""
+    found = []
+    for marker in sorted(folder.glob("*")) if folder.is_dir() else []:
+        pid, _, action = marker.read_text(encoding="utf-8").partition(" ")
+        if _alive(pid):
+            found.append(f"proces {pid} ({action})")
+    return found
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True

@@ -32,6 +32,8 @@ def holder(tmp_path):
 
 def test_a_second_ingest_stops_at_once_naming_the_lock_and_the_pid(holder, kb_main):
     process, config = holder
+    import kb.api  # noqa: F401 - imported beforehand, so the time below is the command's own
+
     start = time.monotonic()
     code, out, err = kb_main("--index-dir", config.index_dir, "ingest", ROOT / "corpus" / "004_a924b13050f0aa6d.txt")
     assert code == 2 and time.monotonic() - start < 5  # before any model is loaded
@@ -50,3 +52,44 @@ def test_the_lock_is_released_when_its_holder_dies(holder):
     with write_lock(config) as path:  # the kernel dropped the flock; the file left behind is harmless
         assert path.read_text().split()[0] == str(os.getpid())
     assert path.read_text() == ""
+
+
+def test_an_app_serving_an_embedded_index_refuses_a_writer_by_name(corpus_index, kb_main):
+    """Embedded Chroma caches its index in the serving process, which would fail after another process
+    wrote: `kb serve` holds a shared lock, and `kb ingest` stops at once naming it."""
+    import socket
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    serve = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "--index-dir", str(corpus_index.index_dir),
+                              "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
+                break
+            except OSError:
+                assert serve.poll() is None and time.time() < deadline, "kb serve did not start"
+                time.sleep(0.5)
+        code, _, err = kb_main("--index-dir", corpus_index.index_dir, "ingest", ROOT / "corpus")
+        assert code == 2 and f"proces {serve.pid} (kb serve)" in err and "KB_CHROMA_URL" in err, err
+    finally:
+        serve.terminate()
+        serve.wait(timeout=30)
+    from kb.lock import _readers
+
+    assert _readers(corpus_index.index_dir / ".readers") == []  # a marker left by a killed app is not named
+    with write_lock(corpus_index):  # and the writer may go ahead now
+        pass
+
+
+def test_a_reader_cannot_start_while_a_writer_holds_the_index(holder):
+    process, config = holder
+    from kb.lock import read_lock
+
+    with pytest.raises(IndexLocked, match=f"proces {process.pid} \\(kb ingest \\(test\\)\\)"):
+        with read_lock(config):
+            pass

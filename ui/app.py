@@ -293,9 +293,18 @@ def _logged_in(server: FastAPI, request: Request) -> str | None:
 
 
 def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860, users: Users | None = None) -> None:
+    import contextlib
+
     import uvicorn
 
-    uvicorn.run(create_server(kb, users), host=host, port=port, log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
+    from kb.lock import read_lock
+
+    # An embedded index cannot be written by another process while this one serves it (kb.lock): hold the
+    # shared lock so that a writer is refused with a clear message. A Chroma server needs no such lock.
+    embedded = not kb.config.chroma_url and kb.config.index_dir.is_dir()  # no index yet: nothing to protect
+    with read_lock(kb.config) if embedded else contextlib.nullcontext():
+        uvicorn.run(create_server(kb, users), host=host, port=port,
+                    log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
 
 
 def _when(iso: str) -> str:
