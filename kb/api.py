@@ -78,7 +78,8 @@ class KnowledgeBase:
     def document_path(self, doc_id: str, groups: tuple[str, ...] | None = None) -> Path | None:
         """The indexed file behind `doc_id`, for a link to the original; None for an unknown id or a
         document the reader may not read."""
-        if groups is not None and doc_id not in {d["doc_id"] for d in self.documents(groups)}:
+        if groups is not None and doc_id not in self._cached(("readable", groups), lambda: {
+                d["doc_id"] for d in self.documents(groups)}):
             return None
         return self._cached("paths", lambda: _document_paths(self.config.docstore_path)).get(doc_id)
 

@@ -234,3 +234,17 @@ def test_two_users_logged_in_over_http_see_different_documents(server):
     assert status(login(server, "anna", "fout-wachtwoord"), server + f"bron/{PUBLIC_DOC}") == 401
     with pytest.raises(Exception):
         Client(server, auth=("anna", "fout-wachtwoord"), verbose=False)
+
+
+def test_the_operators_cli_sees_everything_unless_given_a_group(access_index, kb_main):
+    def cited(*args):
+        code, out, err = kb_main("--index-dir", access_index.index_dir, "search", LIMBURG, "--top-k", "50", *args,
+                                 "--json")
+        assert code in (0, None), err
+        return docs(json.loads(out)["hits"])
+
+    assert cited() == {PUBLIC_DOC, BESLOTEN_DOC, BESTUUR_DOC}
+    assert cited("--group", "openbaar") == {PUBLIC_DOC}
+    assert cited("--group", "besloten") == {PUBLIC_DOC, BESLOTEN_DOC}
+    code, out, _ = kb_main("--index-dir", access_index.index_dir, "ask", LIMBURG, "--group", "openbaar", "--json")
+    assert BESLOTEN_DOC not in out
