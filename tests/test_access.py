@@ -24,6 +24,7 @@ from kb.access import PUBLIC, Users, check_password, document_groups, hash_passw
 from kb.api import KnowledgeBase
 from kb.config import Config
 from kb.retrieve import Filters
+from test_ui_browser import browser  # noqa: F401 - headless Chromium, as the browser tests use it
 
 ROOT = Path(__file__).parent.parent
 PUBLIC_DOC, BESLOTEN_DOC, BESTUUR_DOC = "000_375d85d319f8f12f.txt", "004_a924b13050f0aa6d.txt", "002_8f95820d40ecf688.txt"
@@ -248,3 +249,26 @@ def test_the_operators_cli_sees_everything_unless_given_a_group(access_index, kb
     assert cited("--group", "besloten") == {PUBLIC_DOC, BESLOTEN_DOC}
     code, out, _ = kb_main("--index-dir", access_index.index_dir, "ask", LIMBURG, "--group", "openbaar", "--json")
     assert BESLOTEN_DOC not in out
+
+
+@pytest.mark.browser
+def test_in_the_browser_each_user_logs_in_and_sees_only_their_documents(server, browser):
+    from test_ui_browser import ask
+
+    for name, shown in [("anna", True), ("piet", False)]:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, locale="nl-NL")
+        page = context.new_page()
+        page.goto(server)
+        page.fill("input[type=text]", name)
+        page.fill("input[type=password]", PASSWORD[name])
+        page.get_by_role("button").first.click()
+        page.wait_for_selector("#kb-question textarea")
+        page.wait_for_selector("#kb-filter-type")
+        answer = ask(page, LIMBURG)
+        sources = page.locator("#kb-sources").inner_html()
+        assert (BESLOTEN_DOC in sources) is shown and ("Limburg" in answer) is shown, name
+        page.get_by_role("tab", name="Documenten").click()
+        page.wait_for_function("() => document.querySelector('#kb-documents [role=grid]')?.ariaRowCount >= '2'")
+        grid = page.locator("#kb-documents [role=grid]").inner_text()
+        assert PUBLIC_DOC in grid and (BESLOTEN_DOC in grid) is shown and BESTUUR_DOC not in grid, name
+        context.close()
