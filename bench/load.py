@@ -148,7 +148,10 @@ def main() -> None:
     questions = [json.loads(l)["question"] for l in QUESTIONS.read_text(encoding="utf-8").splitlines() if l.strip()]
     process, url = (None, args.url.rstrip("/") + "/") if args.url else start_server(args.index_dir)
     try:
-        ask(session(url, args.login), url, questions[0], args.timeout)  # warm-up, not counted
+        try:
+            ask(session(url, args.login), url, questions[0], args.timeout)  # warm-up, not counted
+        except (OSError, RuntimeError) as exc:
+            sys.exit(f"the app at {url} did not answer ({exc}); does it need --login NAME:PASSWORD?")
         figures = run(url, args.users, args.duration, questions, args.login, args.timeout)
     finally:
         if process:
