@@ -18,6 +18,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 from types import SimpleNamespace
 
+import gradio as gr
 import pytest
 
 from kb.access import PUBLIC, Users, check_password, document_groups, hash_password, visible
@@ -132,6 +133,10 @@ def test_the_app_shows_each_user_only_what_their_groups_may_read(kb, users):
         assert (BESLOTEN_DOC in set(app.documents("", request)["document"])) is shown
         assert (BESLOTEN_DOC in app.load_overview(request)[1]) is shown
         assert BESTUUR_DOC not in app.load_overview(request)[1] + sources
+    with pytest.raises(gr.Error) as error:
+        app.api_search(LIMBURG, 5, documenttype="artikel", request=piet)
+    assert error.value.message.endswith("Kies uit: webpagina.")  # the besloten article's type is not named
+    assert docs(app.api_search(LIMBURG, 5, documenttype="artikel", request=anna)) == {BESLOTEN_DOC}
     # Without a users file: no login, and public documents only.
     bare = App(kb)
     assert BESLOTEN_DOC not in docs(bare.api_search(LIMBURG, 50, request=anna))

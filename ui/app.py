@@ -127,6 +127,11 @@ class App:
         """Filters from the page or the API; a programme line by id or by name ("Leefbaar platteland")."""
         by_name = {name.lower(): id_ for id_, name in self.lines.items()}
         line = by_name.get((line or "").strip().lower(), line)
+        if doc_type:  # checked here against the readable documents, so the message names no restricted type
+            readable = {d["doc_type"] for d in self._guard(lambda: self.kb.documents(tuple(groups)))}
+            if doc_type not in readable:
+                raise gr.Error(f"Documenttype '{doc_type}' komt niet voor in de index. "
+                               f"Kies uit: {', '.join(sorted(readable))}.")
         return Filters(programme_line=line or None, doc_type=doc_type or None, year_from=_year(year_from),
                        year_to=_year(year_to), groups=tuple(groups))
 
