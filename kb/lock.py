@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from kb.config import Config
 from kb.errors import IndexLocked
 
 LOCK_NAME = ".write.lock"
+_held: dict[Path, tuple[int, int]] = {}  # lock path -> (thread holding it, depth), for re-entry
 READERS = ".readers"  # one file per process holding read_lock: its pid and command, for the writer's message
 
 
@@ -38,8 +40,18 @@ def lock_path(config: Config) -> Path:
 
 @contextmanager
 def write_lock(config: Config, action: str = "kb ingest"):
-    """Hold the index's write lock; raise IndexLocked at once when another process holds it."""
+    """Hold the index's write lock; raise IndexLocked at once when another process holds it.
+    Re-entrant in the thread that holds it (a command that holds it may call KnowledgeBase.ingest)."""
     path = lock_path(config)
+    key = path.resolve()
+    if _held.get(key, (None, 0))[0] == threading.get_ident():
+        owner, depth = _held[key]
+        _held[key] = (owner, depth + 1)
+        try:
+            yield path
+        finally:
+            _held[key] = (owner, depth)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as handle:
         try:
@@ -51,9 +63,11 @@ def write_lock(config: Config, action: str = "kb ingest"):
         handle.truncate()
         handle.write(f"{os.getpid()} {action}\n")
         handle.flush()
+        _held[key] = (threading.get_ident(), 1)
         try:
             yield path
         finally:
+            del _held[key]
             handle.seek(0)
             handle.truncate()
             fcntl.flock(handle, fcntl.LOCK_UN)

@@ -93,3 +93,12 @@ def test_a_reader_cannot_start_while_a_writer_holds_the_index(holder):
     with pytest.raises(IndexLocked, match=f"proces {process.pid} \\(kb ingest \\(test\\)\\)"):
         with read_lock(config):
             pass
+
+
+def test_the_holder_may_take_the_lock_again(tmp_path):
+    config = Config.load(index_dir=tmp_path / "indexes")
+    with write_lock(config) as path:
+        with write_lock(config):  # e.g. a sync command that holds the lock and calls KnowledgeBase.ingest
+            assert path.read_text().split()[0] == str(os.getpid())
+        assert path.read_text()  # still held after the inner block
+    assert path.read_text() == ""
