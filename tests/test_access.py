@@ -4,7 +4,6 @@ One index of three corpus documents: 000 public, 004 `access = "besloten"`, 002 
 groups bestuur and griffie. Users: anna (besloten), piet (no groups), bert (bestuur).
 """
 import json
-import os
 import shutil
 import socket
 import stat
@@ -238,8 +237,7 @@ def test_two_users_logged_in_over_http_see_different_documents(server):
     assert status(nobody, server + f"bron/{PUBLIC_DOC}") == 401
     assert status(nobody, server + "gradio_api/info") in (401, 403)
     assert status(login(server, "anna", "fout-wachtwoord"), server + f"bron/{PUBLIC_DOC}") == 401
-    with pytest.raises(Exception):
-        Client(server, auth=("anna", "fout-wachtwoord"), verbose=False)
+    assert status(login(server, "anna", "fout-wachtwoord"), server + "gradio_api/info") in (401, 403)
 
 
 def test_the_operators_cli_sees_everything_unless_given_a_group(access_index, kb_main):
@@ -253,11 +251,11 @@ def test_the_operators_cli_sees_everything_unless_given_a_group(access_index, kb
     assert cited("--group", "openbaar") == {PUBLIC_DOC}
     assert cited("--group", "besloten") == {PUBLIC_DOC, BESLOTEN_DOC}
     code, out, _ = kb_main("--index-dir", access_index.index_dir, "ask", LIMBURG, "--group", "openbaar", "--json")
-    assert BESLOTEN_DOC not in out
+    assert code in (0, None) and json.loads(out)["answer"] and BESLOTEN_DOC not in out
 
 
 @pytest.mark.browser
-def test_in_the_browser_each_user_logs_in_and_sees_only_their_documents(server, browser):
+def test_in_the_browser_each_user_logs_in_and_sees_only_their_documents(server, browser):  # noqa: F811
     from test_ui_browser import ask
 
     for name, shown in [("anna", True), ("piet", False)]:
