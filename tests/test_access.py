@@ -275,3 +275,14 @@ def test_in_the_browser_each_user_logs_in_and_sees_only_their_documents(server, 
         grid = page.locator("#kb-documents [role=grid]").inner_text()
         assert PUBLIC_DOC in grid and (BESLOTEN_DOC in grid) is shown and BESTUUR_DOC not in grid, name
         context.close()
+
+
+def test_an_access_value_not_understood_fails_that_document_only(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "corpus" / PUBLIC_DOC, corpus / PUBLIC_DOC)
+    (corpus / "geheim.txt").write_text("Geheime notitie\n\nDeze tekst is alleen voor het bestuur.\n", encoding="utf-8")
+    (corpus / "manifest.toml").write_text('["geheim.txt"]\naccess = "Bestuur!"\n', encoding="utf-8")
+    summary = KnowledgeBase(Config.load(index_dir=tmp_path / "indexes")).ingest([corpus], progress=False)
+    assert summary.added == [PUBLIC_DOC]  # the other document is indexed
+    assert [f["doc_id"] for f in summary.failed] == ["geheim.txt"] and "access" in summary.failed[0]["reason"]
