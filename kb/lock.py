@@ -114,6 +114,8 @@ def _readers(folder: Path) -> list[str]:
         pid, _, action = marker.read_text(encoding="utf-8").partition(" ")
         if _alive(pid):
             found.append(f"proces {pid} ({action})")
+        else:  # left by an app stopped by a signal (uvicorn re-raises SIGTERM after its shutdown)
+            marker.unlink(missing_ok=True)
     return found
 
 

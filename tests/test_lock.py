@@ -82,6 +82,7 @@ def test_an_app_serving_an_embedded_index_refuses_a_writer_by_name(corpus_index,
     from kb.lock import _readers
 
     assert _readers(corpus_index.index_dir / ".readers") == []  # a marker left by a killed app is not named
+    assert not list((corpus_index.index_dir / ".readers").iterdir())  # and is cleared away
     with write_lock(corpus_index):  # and the writer may go ahead now
         pass
 
