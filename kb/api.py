@@ -16,6 +16,7 @@ import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
+from kb.access import FLAG as ACCESS_FLAG, visible
 from kb.answer import Answer, compose
 from kb.config import Config
 from kb.conversation import follow_up_query
@@ -31,6 +32,9 @@ class KnowledgeBase:
         self._loaded_at = 0.0  # mtime of the BM25 table the retriever holds
         self._derived: dict = {}  # overview and document paths, computed once per loaded index
         self._lock = threading.Lock()
+        # One query at a time per process: the encoder is not documented as thread-safe, and the app's
+        # API and chat events run in threads of their own. Queries take tens of milliseconds.
+        self._query_lock = threading.RLock()
 
     @property
     def retriever(self) -> Retriever:
@@ -42,65 +46,86 @@ class KnowledgeBase:
             return self._retriever
 
     def ingest(self, paths: list[Path] | None = None, rebuild: bool = False, progress: bool = True) -> Summary:
-        summary = ingest(self.config, paths, rebuild=rebuild, progress=progress)
+        from kb.lock import write_lock
+
+        with write_lock(self.config):  # a second writer stops at once with IndexLocked (kb.lock)
+            summary = ingest(self.config, paths, rebuild=rebuild, progress=progress)
         self._retriever = None  # pick up the new index
         return summary
 
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
-        return self.retriever.search(query, top_k=top_k, filters=filters, mode=mode)
+        with self._query_lock:
+            return self.retriever.search(query, top_k=top_k, filters=filters, mode=mode)
 
     def ask(self, question: str, filters: Filters | None = None, previous: list[str] | None = None) -> Answer:
         """Answer `question`; `previous` are the earlier questions of the conversation, oldest first,
         so that a short follow-up ("en in 2022?") is searched as the question it continues."""
         query = follow_up_query(question, previous or [])
-        answer = compose(query, self.search(query, top_k=10, filters=filters))
+        with self._query_lock:
+            answer = compose(query, self.search(query, top_k=10, filters=filters))
         answer.question, answer.query = question, query
         return answer
 
     def sync(self, sync_file: Path, only: str | None = None, since=None, progress: bool = True):
         """Pull the sources of `sync_file` (TOML) and ingest what changed; a kb.sync.SyncReport."""
+        from kb.lock import write_lock
         from kb.sync import Syncer
 
-        report = Syncer(self.config, Path(sync_file)).run(only=only, since=since, progress=progress)
+        syncer = Syncer(self.config, Path(sync_file))  # configuration mistakes are reported before locking
+        with write_lock(self.config):  # the sync state and cache are written too: one writer at a time
+            report = syncer.run(only=only, since=since, progress=progress)
         self._retriever = None
         return report
 
     def decisions(self, party: str | None = None, year: int | None = None, outcome: str | None = None,
-                  kind: str | None = None) -> list[dict]:
-        """Decisions in the index (besluitenlijsten, motions with their outcome), newest first, each with
-        its citation (document, page, link)."""
+                  kind: str | None = None, groups: tuple[str, ...] | None = None) -> list[dict]:
+        """Decisions in the documents a reader with `groups` may read (None: all): besluitenlijsten and
+        motions with their outcome, newest first, each with its citation (document, page, link)."""
         from kb.decisions import canonical_party
 
         party = canonical_party(party).lower() if party else None
         found = self._cached("decisions", lambda: _decisions(self.config.docstore_path))
-        return [d for d in found if (not party or party in {p.lower() for p in d["submitters"]})
+        return [d for d, access in found if visible(access, groups)
+                and (not party or party in {p.lower() for p in d["submitters"]})
                 and (not year or d["date"][:4] == str(year)) and (not outcome or d["outcome"] == outcome)
                 and (not kind or d["kind"] == kind)]
 
-    def overview(self) -> list:
-        """Per programme line, the dated activities, decisions and results in the index (kb.overview)."""
+    def overview(self, groups: tuple[str, ...] | None = None) -> list:
+        """Per programme line, the dated activities, decisions and results in the documents a reader with
+        `groups` may read (kb.access; None: all) (kb.overview)."""
         from kb.overview import build_overview
         from kb.tag import load_programme_lines
 
-        return self._cached("overview", lambda: build_overview(
-            self.retriever.lexical.rows, load_programme_lines(self.config.programme_lines)))
+        return self._cached(("overview", groups), lambda: build_overview(
+            self.rows(groups), load_programme_lines(self.config.programme_lines)))
 
-    def document_path(self, doc_id: str) -> Path | None:
-        """The indexed file behind `doc_id`, for a link to the original; None for an unknown id."""
+    def document_path(self, doc_id: str, groups: tuple[str, ...] | None = None) -> Path | None:
+        """The indexed file behind `doc_id`, for a link to the original; None for an unknown id or a
+        document the reader may not read."""
+        if groups is not None and doc_id not in self._cached(("readable", groups), lambda: {
+                d["doc_id"] for d in self.documents(groups)}):
+            return None
         return self._cached("paths", lambda: _document_paths(self.config.docstore_path)).get(doc_id)
 
-    def documents(self) -> list[dict]:
-        """The indexed documents (id, title, type, date, url, programme lines, chunk count), by id."""
-        return self._cached("documents", lambda: _documents(self.retriever.lexical.rows))
+    def documents(self, groups: tuple[str, ...] | None = None) -> list[dict]:
+        """The indexed documents (id, title, type, date, url, programme lines, chunk count) a reader with
+        `groups` may read (None: all), by id."""
+        return self._cached(("documents", groups), lambda: _documents(self.rows(groups)))
 
-    def stats(self) -> dict:
-        rows = self.retriever.lexical.rows
+    def rows(self, groups: tuple[str, ...] | None = None) -> list[dict]:
+        """The chunk rows (text and metadata) a reader with `groups` may read (kb.access; None: all)."""
+        if groups is None:
+            return self.retriever.lexical.rows
+        return self._cached(("rows", groups), lambda: [r for r in self.retriever.lexical.rows if visible(r, groups)])
+
+    def stats(self, groups: tuple[str, ...] | None = None) -> dict:
+        rows = self.rows(groups)
         per_line, per_type = {}, {}
         for r in rows:
             for line in r.get("programme_lines", "").split(","):
                 per_line[line] = per_line.get(line, 0) + 1
             per_type[r["doc_type"]] = per_type.get(r["doc_type"], 0) + 1
-        documents = self.documents()
+        documents = self.documents(groups)
         size = sum(f.stat().st_size for f in self.config.index_dir.rglob("*") if f.is_file())
         updated = _iso(self._loaded_at)
         sources = self.config.sources_path  # written by every `kb ingest`, also one that changed nothing
@@ -145,7 +170,8 @@ def _docstore_records(docstore_path: Path):
         yield doc_id, record.get("__data__", {})
 
 
-def _decisions(docstore_path: Path) -> list[dict]:
+def _decisions(docstore_path: Path) -> list[tuple[dict, dict]]:
+    """(decision with its citation, the document's access metadata) for every decision in the docstore."""
     from kb.decisions import decisions_of
 
     out = []
@@ -154,10 +180,11 @@ def _decisions(docstore_path: Path) -> list[dict]:
         pages = json.loads(meta.get("page_map") or "[]")
         for d in decisions_of(meta, text):
             page = next((p for p in reversed(pages) if p[0] <= d.start), None)
-            out.append({**d.to_dict(), "doc_id": doc_id, "title": meta.get("title", ""), "date": meta.get("date", ""),
-                        "url": meta.get("url", ""), "page": page[1] if page else None,
-                        "page_label": page[2] if page else None})
-    return sorted(out, key=lambda d: (d["date"], d["doc_id"], d["start"]), reverse=True)
+            out.append(({**d.to_dict(), "doc_id": doc_id, "title": meta.get("title", ""), "date": meta.get("date", ""),
+                         "url": meta.get("url", ""), "page": page[1] if page else None,
+                         "page_label": page[2] if page else None},
+                        {k: v for k, v in meta.items() if k == "access" or k.startswith(ACCESS_FLAG)}))
+    return sorted(out, key=lambda d: (d[0]["date"], d[0]["doc_id"], d[0]["start"]), reverse=True)
 
 
 def _document_paths(docstore_path: Path) -> dict[str, Path]:

@@ -25,10 +25,12 @@ def _kb(ctx):
     return KnowledgeBase(ctx.obj)
 
 
-def _filters(programme_line, doc_type, year, outcome=None, party=None):
+def _filters(programme_line, doc_type, year, outcome=None, party=None, group=()):
     from kb.retrieve import Filters
 
-    return Filters(programme_line, doc_type, year, outcome=outcome, party=party)
+    # An operator's local CLI reads every document; --group shows what members of those groups see.
+    return Filters(programme_line, doc_type, year, outcome=outcome, party=party,
+                   groups=tuple(group) if group else None)
 
 
 def _emit(data):
@@ -39,6 +41,9 @@ def _page(item: dict) -> str:
     return f", p. {item['page_label'] or item['page']}" if item.get("page") else ""
 
 
+DEFAULT_USERS_FILE = Path("users.toml")
+users_option = click.option("--users", "users_file", type=click.Path(path_type=Path), envvar="KB_USERS_FILE",
+                            help="Gebruikersbestand (TOML, zie `kb user add`); standaard KB_USERS_FILE.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Uitvoer als JSON (voor scripts).")
 filter_options = [
     click.option("--programme-line", help="Alleen deze programmalijn: gezond-en-veerkrachtig, toekomstbestendige-zorg, "
@@ -48,6 +53,9 @@ filter_options = [
     click.option("--outcome", type=click.Choice(OUTCOMES),
                  help="Alleen passages over besluiten met deze uitkomst (moties, amendementen, besluitenlijsten)."),
     click.option("--party", help="Alleen passages over moties/amendementen die deze partij indiende (bv. CDA)."),
+    click.option("--group", multiple=True, help="Zoek als lid van deze groep(en): openbare documenten en die van de "
+                                                "groep (herhaalbaar; --group openbaar: alleen openbare). "
+                                                "Zonder: alle documenten."),
 ]
 
 
@@ -97,9 +105,9 @@ def ingest(ctx, paths, rebuild, as_json):
 @with_filters
 @json_option
 @click.pass_context
-def search(ctx, query, top_k, programme_line, doc_type, year, outcome, party, as_json):
+def search(ctx, query, top_k, programme_line, doc_type, year, outcome, party, group, as_json):
     """Zoek passages. QUERY '-' leest één vraag per regel van stdin en schrijft per regel één JSON-object."""
-    kb, filters = _kb(ctx), _filters(programme_line, doc_type, year, outcome, party)
+    kb, filters = _kb(ctx), _filters(programme_line, doc_type, year, outcome, party, group)
     if query == "-":  # one output line per input line, empty ones included, so scripts can zip them
         for line in sys.stdin:
             q = line.strip()
@@ -123,11 +131,11 @@ def search(ctx, query, top_k, programme_line, doc_type, year, outcome, party, as
 @with_filters
 @json_option
 @click.pass_context
-def ask(ctx, question, programme_line, doc_type, year, outcome, party, as_json):
+def ask(ctx, question, programme_line, doc_type, year, outcome, party, group, as_json):
     """Beantwoord een vraag met zinnen uit de documenten en bronvermelding [n]."""
     if not question.strip():
         raise click.BadParameter("de vraag is leeg.", param_hint="QUESTION")
-    answer = _kb(ctx).ask(question, _filters(programme_line, doc_type, year, outcome, party))
+    answer = _kb(ctx).ask(question, _filters(programme_line, doc_type, year, outcome, party, group))
     if as_json:
         return _emit(answer.to_dict())
     click.echo(answer.answer + "\n")
@@ -240,26 +248,76 @@ def evaluate_cmd(ctx, qa_file, mode, as_json):
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Adres om op te luisteren (0.0.0.0: het hele netwerk).")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535), help="Poort.")
+@users_option
 @json_option
 @click.pass_context
-def serve(ctx, host, port, as_json):
-    """Start de webapp (chat met bronnen, programmalijnen, documenten); stop met Ctrl+C."""
+def serve(ctx, host, port, users_file, as_json):
+    """Start de webapp (chat met bronnen, programmalijnen, documenten); stop met Ctrl+C.
+
+    Met een gebruikersbestand (--users of KB_USERS_FILE) vraagt de app om in te loggen en ziet elke
+    gebruiker de openbare documenten en die van zijn groepen; zonder alleen de openbare, zonder inloggen."""
+    from kb.access import Users
     from kb.api import KnowledgeBase
     from ui.app import serve as serve_app
 
+    users = Users.load(users_file) if users_file else None
+    if users is not None and not users.users:
+        raise ValueError(f"Gebruikersbestand {users_file} bestaat niet of is leeg; voeg gebruikers toe met "
+                         f"`kb user add NAAM --group GROEP --users {users_file}`.")
     url = f"http://{host}:{port}/"
     if as_json:
-        _emit({"url": url, "index_dir": str(ctx.obj.index_dir)})
+        _emit({"url": url, "index_dir": str(ctx.obj.index_dir), "login": users is not None})
     else:
-        click.echo(f"Kennisbank draait op {url} (stoppen: Ctrl+C)")
-    serve_app(KnowledgeBase(ctx.obj), host=host, port=port)
+        click.echo(f"Kennisbank draait op {url} (stoppen: Ctrl+C)"
+                   + (f"; inloggen met de gebruikers uit {users_file}" if users else "; alleen openbare documenten"))
+    serve_app(KnowledgeBase(ctx.obj), host=host, port=port, users=users)
+
+
+@cli.group()
+def user():
+    """Gebruikers van de webapp en hun groepen (voor besloten documenten)."""
+
+
+@user.command(name="add")
+@click.argument("name")
+@click.option("--group", multiple=True, help="Groep van de gebruiker (herhaalbaar), bv. besloten.")
+@click.option("--password-stdin", is_flag=True, help="Lees het wachtwoord van stdin (voor scripts) in plaats van "
+                                                     "het te vragen.")
+@users_option
+@json_option
+def user_add(name, group, password_stdin, users_file, as_json):
+    """Voeg gebruiker NAME toe (of vervang die); het wachtwoord wordt alleen als scrypt-hash opgeslagen."""
+    from kb.access import Users
+
+    password = (sys.stdin.readline().rstrip("\n") if password_stdin
+                else click.prompt("Wachtwoord", hide_input=True, confirmation_prompt="Nogmaals"))
+    users = Users.load(users_file or DEFAULT_USERS_FILE)
+    users.add(name, list(group), password)
+    if as_json:
+        return _emit({"user": name, "groups": sorted(set(group)), "users_file": str(users.path)})
+    click.echo(f"Gebruiker {name} opgeslagen in {users.path} (groepen: {', '.join(sorted(set(group))) or 'geen'}).")
+
+
+@user.command(name="list")
+@users_option
+@json_option
+def user_list(users_file, as_json):
+    """Toon de gebruikers en hun groepen (zonder wachtwoorden)."""
+    from kb.access import Users
+
+    users = Users.load(users_file or DEFAULT_USERS_FILE)
+    listed = [{"user": n, "groups": e.get("groups", [])} for n, e in sorted(users.users.items())]
+    if as_json:
+        return _emit({"users_file": str(users.path), "users": listed})
+    for u in listed:
+        click.echo(f"{u['user']}: {', '.join(u['groups']) or '(geen groepen)'}")
 
 
 def main():
-    from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
+    from kb.errors import IndexLocked, IndexMissing, ModelMismatch, StoreUnavailable
 
     try:
         cli(standalone_mode=True)
-    except (IndexMissing, ModelMismatch, StoreUnavailable, FileNotFoundError, ValueError) as exc:
+    except (IndexMissing, IndexLocked, ModelMismatch, StoreUnavailable, FileNotFoundError, ValueError) as exc:
         click.echo(f"Fout: {exc}", err=True)
         sys.exit(2)

@@ -12,3 +12,7 @@ class ModelMismatch(RuntimeError):
 
 class StoreUnavailable(RuntimeError):
     """The Chroma server cannot be reached."""
+
+
+class IndexLocked(RuntimeError):
+    """Another process is writing to the index (see kb.lock)."""

@@ -26,6 +26,7 @@ from llama_index.core.storage.docstore import SimpleDocumentStore
 from pydantic import PrivateAttr
 from tqdm import tqdm
 
+from kb.access import FLAG as ACCESS_FLAG
 from kb.chunk import chunk_text
 from kb.config import Config
 from kb.decisions import decision_flags, decisions_of
@@ -36,9 +37,9 @@ from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
 # Bump when what a chunk stores changes: every document is then re-chunked and re-embedded once.
-INDEX_VERSION = 3
-CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "origins",
-              "parties", "outcome", "docuvitp")
+INDEX_VERSION = 4
+CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "access",
+              "origins", "parties", "outcome", "docuvitp")
 
 
 @dataclass
@@ -77,6 +78,7 @@ class StructureChunker(TransformComponent):
                                              self.target_tokens, self.max_tokens)):
                 lines = self._tagger.tag(c.section, c.text)
                 meta = {k: doc.metadata.get(k, "") for k in CHUNK_KEYS}
+                meta.update({k: v for k, v in doc.metadata.items() if k.startswith(ACCESS_FLAG)})  # acc_<group>
                 meta.update(section=c.section, start_char=c.start, end_char=c.end, page=c.page,
                             page_label=c.page_label, page_end=c.page_end, page_breaks=json.dumps(c.page_breaks),
                             chunk=i, programme_lines=",".join(lines), **{f"pl_{l}": 1 for l in lines},
@@ -184,7 +186,7 @@ def _prepare(source, fingerprint: str, state: _State, summary: Summary) -> tuple
         return None
     try:
         doc = _document(source, fingerprint)
-    except (ExtractionError, OSError) as exc:
+    except (ExtractionError, OSError, ValueError) as exc:  # ValueError: e.g. an access value not understood
         summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
         return None
     if state.indexed_as(doc.id_, doc.hash):

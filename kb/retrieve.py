@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kb.access import FLAG as ACCESS_FLAG, PUBLIC
 from kb.config import Config
 from kb.decisions import OUTCOMES, canonical_party, party_key
 from kb.errors import IndexMissing
@@ -45,6 +46,9 @@ class Filters:
     year: int | None = None
     year_from: int | None = None
     year_to: int | None = None
+    # The reader's groups (kb.access): None sees everything (an operator's CLI); a tuple sees public
+    # documents and those of these groups. The app always passes a tuple.
+    groups: tuple[str, ...] | None = None
     outcome: str | None = None  # decisions: aangenomen, verworpen, ingetrokken, aangehouden, overig
     party: str | None = None  # decisions: submitted by this party (a motion's "indienende partij")
 
@@ -74,6 +78,9 @@ class Filters:
             conditions.append({"$or": [{"$and": [{"year": {"$gte": lo}}, {"year": {"$lte": hi}}]},
                                        {"$and": [{"year_from": {"$gt": 0}}, {"year_from": {"$lte": hi}},
                                                  {"year_to": {"$gte": lo}}]}]})
+        if self.groups is not None:
+            readable = [{"access": PUBLIC}, *({f"{ACCESS_FLAG}{g}": 1} for g in self.groups)]
+            conditions.append(readable[0] if len(readable) == 1 else {"$or": readable})
         if not conditions:
             return None
         return conditions[0] if len(conditions) == 1 else {"$and": conditions}
@@ -91,6 +98,11 @@ class Filters:
             lo, hi = years
             year, start, end = index.column("year"), index.column("year_from"), index.column("year_to")
             keep &= ((year >= lo) & (year <= hi)) | ((start > 0) & (start <= hi) & (end >= lo))
+        if self.groups is not None:
+            readable = index.column("access", "") == PUBLIC
+            for group in self.groups:
+                readable |= index.column(f"{ACCESS_FLAG}{group}") == 1
+            keep &= readable
         return keep
 
     def check(self, programme_lines: set[str], doc_types: set[str]) -> None:

@@ -16,6 +16,8 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.access import chunk_access, document_groups
+
 MANIFEST = "manifest.toml"
 SUPPORTED = {".pdf", ".txt", ".md", ".markdown", ".html", ".htm", ".docx"}
 
@@ -101,6 +103,7 @@ def document_metadata(source: SourceFile, text: str) -> dict:
         "parties": _joined(meta.get("parties", "")),
         "outcome": meta.get("outcome", ""),
         "docuvitp": str(meta.get("docuvitp", "")),
+        **chunk_access(document_groups(meta.get("access"))),  # who may read it (kb.access); public by default
     }
 
 

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from kb.access import document_groups
 from kb.config import Config
 from kb.connectors import SOURCE_TYPES, RemoteDocument, SourceError
 from kb.connectors.http import FetchError, Http
@@ -99,17 +100,17 @@ class Syncer:
         self.config = config
         settings, tables = load_sync_config(sync_file)
         self.http = Http(**{k: float(v) if k != "retries" else int(v) for k, v in settings.items()})
-        self.sources = {}
+        self.sources, self.access = {}, {}
         for table in tables:
-            options = {k: v for k, v in table.items() if k not in ("name", "type")}
+            options = {k: v for k, v in table.items() if k not in ("name", "type", "access")}
             source = SOURCE_TYPES[table["type"]](table.get("name", ""), self.http, **options)
             if source.name in self.sources:
                 raise ValueError(f"{sync_file}: de bronnaam '{source.name}' komt twee keer voor")
             self.sources[source.name] = source
+            self.access[source.name] = document_groups(table.get("access"))  # e.g. "besloten": every document
         self.dir = config.index_dir / "sync"
         self.state_path = self.dir / "state.json"
-        self.state = json.loads(self.state_path.read_text(encoding="utf-8")) if self.state_path.exists() else {}
-        self.saved_at = time.monotonic()
+        self.state, self.saved_at = {}, time.monotonic()
 
     def run(self, only: str | None = None, since: date | None = None, progress: bool = True) -> SyncReport:
         from kb.ingest import ingest
@@ -117,6 +118,8 @@ class Syncer:
         if only and only not in self.sources:
             raise ValueError(f"Onbekende bron '{only}'; kies uit {', '.join(self.sources)}")
         report = SyncReport()
+        if self.state_path.exists():  # read under the caller's write lock (KnowledgeBase.sync)
+            self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
         for name, source in self.sources.items():
             if only in (None, name):
                 report.sources[name] = self._pull(source, since, report, progress)
@@ -213,7 +216,10 @@ class Syncer:
             path = root / doc_id
             self._link(self._cache_path(primary["sha256"], primary["suffix"]), path)
             keep.add(path)
-            found.files.append(SourceFile(path, doc_id, found.roots[0], _document_meta(primary, entries)))
+            meta = _document_meta(primary, entries)
+            if groups := sorted({g for e in entries for g in self.access.get(e["source"], [])}):
+                meta["access"] = groups  # a document from a restricted source stays restricted
+            found.files.append(SourceFile(path, doc_id, found.roots[0], meta))
         _prune(root, keep)
         found.files.sort(key=lambda f: f.doc_id)
         return found, sum(len(e) - 1 for e in groups.values())

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import gradio as gr
 import pandas as pd
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, PlainTextResponse
+from starlette.routing import Mount
 
+from kb.access import Users
 from kb.api import KnowledgeBase
 from kb.conversation import needs_context
 from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
@@ -52,13 +54,20 @@ JS = """() => {
 class App:
     """The handlers behind the page; each turns a library error into a clear Dutch message."""
 
-    def __init__(self, kb: KnowledgeBase):
-        self.kb = kb
+    def __init__(self, kb: KnowledgeBase, users: Users | None = None):
+        self.kb, self.users = kb, users
         self.lines = {line.id: line.name for line in load_programme_lines(kb.config.programme_lines)}
+
+    def groups(self, request: gr.Request | None) -> tuple[str, ...]:
+        """The groups of the user behind `request` (kb.access). Without a users file, or without a known
+        user, that is (): public documents only. Never None (no restriction) in the app."""
+        if self.users is None or request is None:
+            return ()
+        return self.users.groups(getattr(request, "username", None))
 
     # --- chat -------------------------------------------------------------------------------------
     def ask(self, question: str, line: str = ALL, doc_type: str = ALL, year_from=None, year_to=None,
-            previous: list[str] | None = None):
+            previous: list[str] | None = None, groups: tuple[str, ...] = ()):
         """(Answer, 'gezocht in' label); raises gr.Error with a Dutch message on bad input or a broken index."""
         question = (question or "").strip()
         if not question:
@@ -67,69 +76,80 @@ class App:
             raise gr.Error(f"De vraag is te lang ({len(question)} tekens); het maximum is {MAX_QUESTION}.")
         if previous is not None and not (isinstance(previous, list) and all(isinstance(q, str) for q in previous)):
             raise gr.Error("'eerdere_vragen' moet een lijst van vragen (teksten) zijn, oudste eerst.")
-        filters = self._filters(line, doc_type, year_from, year_to)
+        filters = self._filters(line, doc_type, year_from, year_to, groups)
         answer = self._guard(lambda: self.kb.ask(question, filters, previous=previous or []))
         return answer, render.filters_label(self.lines.get(filters.programme_line), doc_type, filters.years())
 
-    def chat(self, question, history, previous, panels, line, doc_type, year_from, year_to):
+    def chat(self, question, history, previous, panels, line, doc_type, year_from, year_to,
+             request: gr.Request = None):
         """Chat submit: (textbox, history, previous questions, source sections, sources panel)."""
+        groups = self.groups(request)
         history, previous, panels = list(history or []), list(previous or []), list(panels or [])
         shown = {"role": "user", "content": render.user_markdown(question or "")}
         try:
             if (question or "").strip() and not previous and needs_context(question):
                 raise gr.Error("Dit lijkt een vervolgvraag, maar er is nog geen eerdere vraag in dit gesprek. "
                                "Stel de volledige vraag.")
-            answer, searched_in = self.ask(question, line, doc_type, year_from, year_to, previous)
+            answer, searched_in = self.ask(question, line, doc_type, year_from, year_to, previous, groups)
         except gr.Error as exc:
             history += [shown, {"role": "assistant", "content": f"⚠️ {render.user_markdown(exc.message)}"}]
             return "", history, previous, panels, render.sources_panel(panels)
         turn = len(panels) + 1
         history += [shown, {"role": "assistant", "content": render.answer_markdown(answer, searched_in, turn)}]
-        panels.append(render.sources_html(answer, self.link, turn))
+        panels.append(render.sources_html(answer, lambda c: self.link(c, groups), turn))
         return "", history, [*previous, answer.query], panels, render.sources_panel(panels)
 
     def api_ask(self, vraag: str, programmalijn: str = "", documenttype: str = "", vanaf_jaar: int | None = None,
-                tot_en_met_jaar: int | None = None, eerdere_vragen: list[str] | None = None) -> dict:
+                tot_en_met_jaar: int | None = None, eerdere_vragen: list[str] | None = None,
+                request: gr.Request = None) -> dict:
         """Beantwoord een vraag: het antwoord met [n]-markeringen, de bronnen (met passage) en wat er gezocht is."""
+        groups = self.groups(request)
         answer, searched_in = self.ask(vraag, programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar,
-                                       eerdere_vragen)
+                                       eerdere_vragen, groups)
         data = answer.to_dict()
         del data["hits"]
         for c in data["citations"]:
-            c["link"] = self.link(c)
+            c["link"] = self.link(c, groups)
         return {**data, "searched_in": searched_in}
 
     def api_search(self, vraag: str, aantal: int = 10, programmalijn: str = "", documenttype: str = "",
-                   vanaf_jaar: int | None = None, tot_en_met_jaar: int | None = None) -> list[dict]:
+                   vanaf_jaar: int | None = None, tot_en_met_jaar: int | None = None,
+                   request: gr.Request = None) -> list[dict]:
         """Zoek passages (hybride zoeken), best passende eerst."""
         if not (vraag or "").strip():
             raise gr.Error("Typ eerst een zoekvraag.")
         if isinstance(aantal, bool) or not isinstance(aantal, int) or not 1 <= aantal <= 1000:
             raise gr.Error(f"'aantal' moet een geheel getal van 1 tot en met 1000 zijn, niet {aantal!r}.")
-        filters = self._filters(programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar)
+        filters = self._filters(programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar, self.groups(request))
         return [h.to_dict() for h in self._guard(lambda: self.kb.search(vraag, top_k=aantal, filters=filters))]
 
-    def _filters(self, line, doc_type, year_from, year_to) -> Filters:
+    def _filters(self, line, doc_type, year_from, year_to, groups: tuple[str, ...] = ()) -> Filters:
         """Filters from the page or the API; a programme line by id or by name ("Leefbaar platteland")."""
         by_name = {name.lower(): id_ for id_, name in self.lines.items()}
         line = by_name.get((line or "").strip().lower(), line)
+        if doc_type:  # checked here against the readable documents, so the message names no restricted type
+            readable = {d["doc_type"] for d in self._guard(lambda: self.kb.documents(tuple(groups)))}
+            if doc_type not in readable:
+                raise gr.Error(f"Documenttype '{doc_type}' komt niet voor in de index. "
+                               f"Kies uit: {', '.join(sorted(readable))}.")
         return Filters(programme_line=line or None, doc_type=doc_type or None, year_from=_year(year_from),
-                       year_to=_year(year_to))
+                       year_to=_year(year_to), groups=tuple(groups))
 
-    def link(self, citation: dict) -> str:
-        path = self.kb.document_path(citation["doc_id"])
+    def link(self, citation: dict, groups: tuple[str, ...] = ()) -> str:
+        path = self.kb.document_path(citation["doc_id"], groups)
         return render.document_href(citation, has_file=bool(path and path.is_file()))
 
     # --- page load, overview, documents ---------------------------------------------------------
-    def load(self):
+    def load(self, request: gr.Request = None):
         """On page load: filter choices, index status and document table (the overview loads on its own)."""
+        groups = self.groups(request)
         try:
-            stats = self._guard(self.kb.stats)
+            stats = self._guard(lambda: self.kb.stats(groups))
         except gr.Error as exc:
             banner = render.error_banner(exc.message)
             return gr.update(), gr.update(), gr.update(), banner, banner, self._documents([])
         types = sorted(stats["per_doc_type_chunks"])
-        years = _year_choices(self.kb.retriever.lexical.rows)
+        years = _year_choices(self.kb.rows(groups))
         status = (f"**{stats['documents']}** documenten, **{stats['chunks']}** passages · embeddingmodel "
                   f"`{stats['embed_model']}` · Chroma: {stats['chroma']} · laatst geïndexeerd "
                   f"{_when(stats['last_ingest'])}, laatst gewijzigd {_when(stats['last_changed'])}"
@@ -140,19 +160,20 @@ class App:
                 gr.update(choices=[("—", ALL), *[(str(y), str(y)) for y in years]]),
                 "", status, self._documents(stats["document_list"], MAX_TABLE_ROWS))
 
-    def load_overview(self):
+    def load_overview(self, request: gr.Request = None):
         """The programme-line overview and its chart: a separate event, so a large index (tens of seconds
         at 100,000 chunks, once per index version) never holds up the chat."""
+        groups = self.groups(request)
         try:
-            overview = self._guard(self.kb.overview)
+            overview = self._guard(lambda: self.kb.overview(groups))
         except gr.Error as exc:
             return _chart([]), render.error_banner(exc.message)
-        return _chart(overview), render.overview_html(overview, self.link)
+        return _chart(overview), render.overview_html(overview, lambda c: self.link(c, groups))
 
-    def documents(self, text: str):
+    def documents(self, text: str, request: gr.Request = None):
         """The document table filtered on every word typed (id, title, type, date or programme-line name)."""
         try:
-            frame = self._documents(self._guard(self.kb.documents))
+            frame = self._documents(self._guard(lambda: self.kb.documents(self.groups(request))))
         except gr.Error:
             return self._documents([])
         words = (text or "").lower().split()
@@ -179,8 +200,8 @@ class App:
             raise gr.Error("Er ging iets mis bij het zoeken. De beheerder vindt de details in het log.") from exc
 
 
-def build(kb: KnowledgeBase) -> gr.Blocks:
-    app = App(kb)
+def build(kb: KnowledgeBase, users: Users | None = None) -> gr.Blocks:
+    app = App(kb, users)
     line_choices = [("Alle programmalijnen", ALL), *[(name, id_) for id_, name in app.lines.items()]]
     with gr.Blocks(title="Kennisbank Krachtige Samenleving") as blocks:
         gr.Markdown("# Kennisbank Krachtige Samenleving\nVragen over het programma Krachtige Samenleving van de "
@@ -234,14 +255,22 @@ def build(kb: KnowledgeBase) -> gr.Blocks:
     return blocks
 
 
-def create_server(kb: KnowledgeBase) -> FastAPI:
-    """The FastAPI app: `/bron/<doc_id>` for originals, and the Gradio page at `/`."""
+def create_server(kb: KnowledgeBase, users: Users | None = None) -> FastAPI:
+    """The FastAPI app: `/bron/<doc_id>` for originals, and the Gradio page at `/`. With `users`
+    (kb.access) every page and API call needs a login, and each user reads public documents and
+    those of their groups; without, no login and public documents only."""
     server = FastAPI(title="Kennisbank Krachtige Samenleving", docs_url=None, redoc_url=None, openapi_url=None)
 
     @server.get("/bron/{doc_id:path}")
-    def original(doc_id: str):
+    def original(doc_id: str, request: Request):
+        user = _logged_in(server, request)
+        if users is not None and user is None:
+            return PlainTextResponse("Log eerst in op de kennisbank.", status_code=401)
+        groups = users.groups(user) if users is not None else ()
         try:
-            path = kb.document_path(doc_id)  # only documents in the index: no path from the request is opened
+            # Only documents in the index that this user may read: no path from the request is opened, and a
+            # restricted document answers as an unknown one does (its existence is not revealed).
+            path = kb.document_path(doc_id, groups)
         except (IndexMissing, StoreUnavailable, ModelMismatch) as exc:
             return PlainTextResponse(f"Dit document kan nu niet getoond worden: {exc}", status_code=503)
         if path is None or not path.is_file():
@@ -252,14 +281,35 @@ def create_server(kb: KnowledgeBase) -> FastAPI:
         return FileResponse(path, media_type=media, content_disposition_type="inline")
 
     theme = gr.themes.Default(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
-    return gr.mount_gradio_app(server, build(kb), path="/", theme=theme, css=CSS, js=JS, ssr_mode=False,
-                               footer_links=[], show_error=True)  # the footer's links are English; the API is in the README
+    auth = dict(auth=users.check, auth_message="Log in met uw gebruikersnaam en wachtwoord.") if users else {}
+    return gr.mount_gradio_app(server, build(kb, users), path="/", theme=theme, css=CSS, js=JS, ssr_mode=False,
+                               footer_links=[], show_error=True, **auth)  # the footer's links are English; the API is in the README
 
 
-def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860) -> None:
+def _logged_in(server: FastAPI, request: Request) -> str | None:
+    """The user logged in to the mounted Gradio app, from its session cookie (as Gradio's own
+    get_current_user reads it; tests/test_access.py checks this against a real login)."""
+    gradio_app = next((r.app for r in server.routes if isinstance(r, Mount)), None)
+    if gradio_app is None:
+        return None
+    cookie_id = gradio_app.cookie_id
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(f"access-token-unsecure-{cookie_id}")
+    return gradio_app.tokens.get(token) if token else None
+
+
+def serve(kb: KnowledgeBase, host: str = "127.0.0.1", port: int = 7860, users: Users | None = None) -> None:
+    import contextlib
+
     import uvicorn
 
-    uvicorn.run(create_server(kb), host=host, port=port, log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
+    from kb.lock import read_lock
+
+    # An embedded index cannot be written by another process while this one serves it (kb.lock): hold the
+    # shared lock so that a writer is refused with a clear message. A Chroma server needs no such lock.
+    embedded = not kb.config.chroma_url and kb.config.index_dir.is_dir()  # no index yet: nothing to protect
+    with read_lock(kb.config) if embedded else contextlib.nullcontext():
+        uvicorn.run(create_server(kb, users), host=host, port=port,
+                    log_level=os.environ.get("KB_LOG_LEVEL", "warning"))
 
 
 def _when(iso: str) -> str:
