@@ -217,8 +217,8 @@ class Syncer:
             self._link(self._cache_path(primary["sha256"], primary["suffix"]), path)
             keep.add(path)
             meta = _document_meta(primary, entries)
-            if groups := sorted({g for e in entries for g in self.access.get(e["source"], [])}):
-                meta["access"] = groups  # a document from a restricted source stays restricted
+            if readers := sorted({g for e in entries for g in self.access.get(e["source"], [])}):
+                meta["access"] = readers  # a document from a restricted source stays restricted
             found.files.append(SourceFile(path, doc_id, found.roots[0], meta))
         _prune(root, keep)
         found.files.sort(key=lambda f: f.doc_id)

@@ -350,3 +350,17 @@ def test_each_source_sees_changed_and_deleted_items(kind, tmp_path):
         assert len(second.ingest["updated"]) == 1 and len(second.ingest["removed"]) == 1
         assert "Emmeloord" in kb.search("Taalhuis laaggeletterde volwassenen", top_k=1)[0].text
         assert not [h for h in kb.search("Sportakkoord buurtsportcoaches", top_k=5) if "Sportakkoord" in h.text]
+
+
+def test_a_restricted_source_stays_restricted(server, tmp_path):
+    config = sync_config(tmp_path / "sync.toml", server.url)
+    config.write_text(config.read_text().replace('name = "prb"', 'name = "prb"\naccess = "besloten"'))
+    kb = KnowledgeBase(Config.load(index_dir=tmp_path / "indexes"))
+    assert kb.sync(config, progress=False).ok
+    question = "TUG-ontheffing helikopter Neerzeldertseweg"
+    assert kb.search(question, top_k=1)[0].meta["doc_id"].startswith("prb/")  # the operator sees everything
+    public = kb.search(question, top_k=10, filters=Filters(groups=()))
+    assert public and all(not h.meta["doc_id"].startswith("prb/") for h in public)
+    allowed = kb.search(question, top_k=1, filters=Filters(groups=("besloten",)))
+    assert allowed[0].meta["doc_id"].startswith("prb/")
+    assert kb.decisions(groups=()) and all(d["doc_id"] != "prb/prb-2024-1003.txt" for d in kb.decisions(groups=()))
