@@ -80,6 +80,10 @@ def ingest(ctx, paths, rebuild, as_json):
         click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
         for f in summary.failed:
             click.echo(f"              - {f['doc_id']}: {f['reason']}")
+        for label, items, key in (("overgeslagen", summary.skipped, "reason"), ("opmerkingen", summary.notes, "note")):
+            if items:
+                click.echo(f"{label:>12}: {len(items)}")
+                click.echo("".join(f"              - {i['doc_id']}: {i[key]}\n" for i in items), nl=False)
         cached = summary.chunks_written - summary.chunks_embedded
         click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages"
                    + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache)" if summary.chunks_written else ""))
