@@ -143,7 +143,8 @@ def _read_scanned_pages(path: Path, texts: list[str]) -> list[str]:
     if not any(re.search(r"\w{2,}", texts[i]) for i in todo) and len(blank) == len(texts):
         raise ExtractionError("geen tekstlaag (gescand?) en OCR vond geen tekst")
     skipped = f"; de overige {len(blank) - len(todo)} niet (grens {OCR_MAX_PAGES})" if len(blank) > len(todo) else ""
-    return [f"{len(todo)} {'pagina' if len(todo) == 1 else 'pagina’s'} zonder tekstlaag gelezen met OCR (Tesseract, Nederlands){skipped}"]
+    pages = "1 pagina" if len(todo) == 1 else f"{len(todo)} pagina's"
+    return [f"{pages} zonder tekstlaag gelezen met OCR (Tesseract, Nederlands){skipped}"]
 
 
 def _sniff(data: bytes) -> str:
