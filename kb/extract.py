@@ -6,6 +6,10 @@ the manifest) has its page breaks and running footers recovered: a footer such a
 `33Voortgangsrapportage Krachtige Samenleving 2019-2022  |` gives the page number and is
 removed from the content, as are the link lists a PDF text layer appends to each page.
 
+A file that cannot be read raises ExtractionError with a specific Dutch reason (empty, truncated or
+encrypted PDF, no text layer, not a PDF at all, zip bomb, too deep, too large); the limits keep time and
+memory bounded. Scanned pages are read by OCR (kb.ocr) when Tesseract's Dutch model is installed.
+
     >>> doc = extract(Path("corpus/003_b2a3fbcf700e85b8.txt"), extracted_from="pdf")
     >>> doc.page_at(doc.text.index("Buurtconciërges"))
     Page(start=..., number=36, label='36')
