@@ -297,7 +297,8 @@ def _docx(path: Path, data: bytes) -> Extracted:
     with zipfile.ZipFile(path) as archive:
         unpacked = sum(info.file_size for info in archive.infolist())
     if unpacked > MAX_UNZIPPED:
-        raise ExtractionError(f"DOCX pakt uit tot {_n(round(unpacked / 1e6))} MB (zip-bom?); de grens is {_n(round(MAX_UNZIPPED / 1e6))} MB")
+        raise ExtractionError(f"DOCX pakt uit tot {_n(round(unpacked / 1e6))} MB (zip-bom?); "
+                              f"de grens is {_n(round(MAX_UNZIPPED / 1e6))} MB")
     try:
         document = docx.Document(str(path))
     except Exception as exc:  # python-docx raises KeyError/ValueError/lxml errors on broken packages

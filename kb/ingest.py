@@ -122,7 +122,8 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
         if source.doc_id in copies:  # not `seen`: a copy indexed by an earlier run is removed
-            summary.skipped.append({"doc_id": source.doc_id, "reason": f"dubbel: zelfde inhoud als {copies[source.doc_id]}"})
+            reason = f"dubbel: zelfde inhoud als {copies[source.doc_id]}"
+            summary.skipped.append({"doc_id": source.doc_id, "reason": reason})
             continue
         seen.add(source.doc_id)
         if item := _prepare(source, fingerprint, state, summary):

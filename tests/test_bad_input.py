@@ -2,7 +2,6 @@
 every good file is indexed. The files are made here, at test time (KINDS lists them for the README)."""
 import io
 import random
-import shutil
 import time
 import zipfile
 from pathlib import Path
