@@ -202,3 +202,21 @@ def test_a_long_line_without_sentence_ends_is_chunked_in_linear_time():
     assert "".join(c.text.replace(" ", "") for c in chunks) == text.replace(" ", "")  # every word, once
     assert all(embed.count_tokens(c.text) <= 500 for c in chunks)
     assert len(calls) < 12 * len(chunks)  # word by word this took ~300 counts per chunk (minutes at 1 MB)
+
+
+def test_a_pdf_of_ten_thousand_pages_is_refused_in_bounded_time_and_memory(tmp_path):
+    import tracemalloc
+
+    from kb.extract import ExtractionError, extract
+
+    path = tmp_path / "tienduizend.pdf"
+    path.write_bytes(_pdf_pages(10_000))
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        with pytest.raises(ExtractionError, match="PDF heeft 10.000 pagina's; de grens is 2.000"):
+            extract(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert time.monotonic() - start < 30 and peak < 200e6, (time.monotonic() - start, peak)
