@@ -240,12 +240,32 @@ def _split_oversized(text: str, start: int, end: int, count_tokens, target: int,
 
 
 def _split_words(text: str, start: int, end: int, count_tokens, budget: int):
+    """Cut a run of words without a sentence end into pieces of at most `budget` tokens (at least one word each).
+    Growing a piece word by word is quadratic on a long single line; instead each piece's length is searched
+    from the previous piece's, so a few token counts place it."""
     words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
-    pieces, lo = [], 0
+    pieces, lo, guess = [], 0, 1
     while lo < len(words):
-        hi = lo + 1
-        while hi < len(words) and count_tokens(text[start + words[lo][0]:start + words[hi][1]]) <= budget:
-            hi += 1
-        pieces.append((start + words[lo][0], start + words[hi - 1][1]))
-        lo = hi
+        fits = lambda n: n <= 1 or count_tokens(text[start + words[lo][0]:start + words[lo + n - 1][1]]) <= budget
+        n = _largest(fits, min(guess, len(words) - lo), len(words) - lo)
+        pieces.append((start + words[lo][0], start + words[lo + n - 1][1]))
+        lo, guess = lo + n, n
     return pieces
+
+
+def _largest(fits, guess: int, most: int) -> int:
+    """The largest n in 1..most with fits(n), for a monotone `fits`, searched outward from `guess`."""
+    if fits(guess):
+        good, step = guess, 1
+        while good + step <= most and fits(good + step):
+            good, step = good + step, step * 2
+        bad = min(good + step, most + 1)
+    else:
+        bad, step = guess, 1
+        while bad - step > 1 and not fits(bad - step):
+            bad, step = bad - step, step * 2
+        good = max(1, bad - step)
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if fits(mid) else (good, mid)
+    return good

@@ -1,7 +1,8 @@
 """The `kb` command line: a thin layer over kb.api.KnowledgeBase.
 
 Exit codes: 0 done; 2 an error the user can act on (message on stderr, in Dutch);
-3 `kb ingest`/`kb sync` finished but some files or sources failed (named in the summary or report).
+3 `kb ingest`/`kb sync` finished but some files or sources failed (named in the summary or report), or
+`kb verify` found the index out of step.
 """
 from __future__ import annotations
 
@@ -92,6 +93,10 @@ def ingest(ctx, paths, rebuild, as_json):
         click.echo(f"{'mislukt':>12}: {len(summary.failed)}")
         for f in summary.failed:
             click.echo(f"              - {f['doc_id']}: {f['reason']}")
+        for label, items, key in (("overgeslagen", summary.skipped, "reason"), ("opmerkingen", summary.notes, "note")):
+            if items:
+                click.echo(f"{label:>12}: {len(items)}")
+                click.echo("".join(f"              - {i['doc_id']}: {i[key]}\n" for i in items), nl=False)
         cached = summary.chunks_written - summary.chunks_embedded
         click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages"
                    + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache)" if summary.chunks_written else ""))
@@ -215,6 +220,30 @@ def stats(ctx, as_json):
     click.echo("Passages per documenttype: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_doc_type_chunks"].items())))
     for d in data["document_list"]:
         click.echo(f"  {d['doc_id']}  {d['doc_type']}, {d['date'] or 'zonder datum'}, {d['chunks']} passages — {d['title']}")
+
+
+@cli.command()
+@click.option("--repair", is_flag=True, help="Herstel wat kan: losse passages weg, BM25 opnieuw uit Chroma, "
+                                             "onvolledige documenten eruit (de volgende `kb ingest` doet ze opnieuw).")
+@json_option
+@click.pass_context
+def verify(ctx, repair, as_json):
+    """Controleer of docstore, Chroma, BM25-tabel en sources.json bij elkaar passen; exit 3 als er iets niet klopt."""
+    from kb.verify import verify as check
+
+    report = check(ctx.obj, repair=repair)
+    if as_json:
+        _emit(report.to_dict())
+    else:
+        click.echo(f"{report.documents} documenten, {report.chunks} passages in Chroma, {report.bm25_rows} in BM25")
+        for line in report.repaired:
+            click.echo(f"  hersteld: {line}")
+        for line in report.problems:
+            click.echo(f"  klopt niet: {line}")
+        click.echo("De index is consistent." if report.ok else
+                   "De index is niet consistent" + ("." if repair else "; herstel met `kb verify --repair`."))
+    if not report.ok:
+        sys.exit(3)
 
 
 @cli.command(name="eval")

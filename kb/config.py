@@ -2,7 +2,7 @@
 
 Values come from keyword arguments (the CLI's options), then environment variables
 (`KB_INDEX_DIR`, `KB_CORPUS_DIR`, `KB_EMBED_MODEL`, `KB_CHROMA_URL`, `KB_COLLECTION`,
-`KB_PROGRAMME_LINES`), then the defaults below.
+`KB_PROGRAMME_LINES`, `KB_MAX_PAGES`, `KB_MAX_CHARS`), then the defaults below.
 """
 from __future__ import annotations
 
@@ -27,6 +27,8 @@ class Config:
     # Chunk budget in model tokens, counted on what is embedded (header + text + "passage: ").
     chunk_tokens: int = 400
     max_tokens: int = 500  # the encoder's window is 512 tokens; stay below it, never truncate
+    max_pages: int = 2000  # a PDF with more pages is refused, named in the ingest summary (bounded time and memory)
+    max_chars: int = 5_000_000  # a document with more text is refused likewise
 
     @classmethod
     def load(cls, **overrides) -> "Config":

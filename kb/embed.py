@@ -18,6 +18,7 @@ from llama_index.core.schema import MetadataMode, TransformComponent
 from pydantic import PrivateAttr
 
 BATCH = 8
+SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 
 
 class _LockedEmbedding(BaseEmbedding):
@@ -172,12 +173,13 @@ class CachedEmbedding(TransformComponent):
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
         vectors = self._cache.get_many(texts)
         missing = sorted((i for i, v in enumerate(vectors) if v is None), key=lambda i: len(texts[i]))
-        if missing:
-            new = self._embed.get_text_embedding_batch([texts[i] for i in missing])
-            self._cache.put_many([texts[i] for i in missing], new)
-            for i, vector in zip(missing, new):
+        for start in range(0, len(missing), SAVE_EVERY):  # cached as it goes: a killed run loses little encoder work
+            part = missing[start:start + SAVE_EVERY]
+            new = self._embed.get_text_embedding_batch([texts[i] for i in part])
+            self._cache.put_many([texts[i] for i in part], new)
+            for i, vector in zip(part, new):
                 vectors[i] = vector
-            self.embedded += len(missing)
+            self.embedded += len(part)
         for node, vector in zip(nodes, vectors):
             node.embedding = vector
         return nodes

@@ -32,6 +32,7 @@ from kb.config import Config
 from kb.decisions import decision_flags, decisions_of
 from kb.extract import Extracted, ExtractionError, Page, extract
 from kb.lexical import LexicalIndex
+from kb.screen import duplicates
 from kb.sources import Discovery, discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
@@ -49,6 +50,8 @@ class Summary:
     unchanged: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     failed: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)  # not indexed on purpose: a duplicate of another file
+    notes: list[dict] = field(default_factory=list)  # indexed, with a remark: OCR used, encoding guessed, markup
     chunks_written: int = 0  # chunks of added and updated documents stored
     chunks_embedded: int = 0  # of those, the ones the encoder computed (the rest came from the embedding cache)
 
@@ -123,8 +126,13 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
     seen, group, group_chars = set(), [], 0
+    copies = duplicates(found.files)  # the first file (by path) of the same bytes is indexed, the others named
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
+        if source.doc_id in copies:  # not `seen`: a copy indexed by an earlier run is removed
+            reason = f"dubbel: zelfde inhoud als {copies[source.doc_id]}"
+            summary.skipped.append({"doc_id": source.doc_id, "reason": reason})
+            continue
         seen.add(source.doc_id)
         if item := _prepare(source, fingerprint, state, summary):
             group.append(item)
@@ -185,10 +193,11 @@ def _prepare(source, fingerprint: str, state: _State, summary: Summary) -> tuple
         summary.unchanged.append(source.doc_id)
         return None
     try:
-        doc = _document(source, fingerprint)
+        doc, notes = _document(source, fingerprint, state.config)
     except (ExtractionError, OSError, ValueError) as exc:  # ValueError: e.g. an access value not understood
         summary.failed.append({"doc_id": source.doc_id, "reason": str(exc)})
         return None
+    summary.notes += [{"doc_id": source.doc_id, "note": note} for note in notes]
     if state.indexed_as(doc.id_, doc.hash):
         summary.unchanged.append(source.doc_id)  # touched, not changed
         state.sources[doc.id_] = source_hash
@@ -279,10 +288,10 @@ def _clash(docstore, source) -> str | None:
             f"of gebruik een aparte index (--index-dir)")
 
 
-def _document(source, fingerprint: str) -> Document:
-    extracted = extract(source.path, source.meta.get("extracted_from"))
+def _document(source, fingerprint: str, config: Config) -> tuple[Document, list[str]]:
+    extracted = extract(source.path, source.meta.get("extracted_from"), config.max_pages, config.max_chars)
     meta = document_metadata(source, extracted.text)
     meta["page_map"] = json.dumps([[p.start, p.number, p.label] for p in extracted.pages])
     meta["pipeline"] = fingerprint
-    return Document(id_=source.doc_id, text=extracted.text, metadata=meta,
-                    excluded_embed_metadata_keys=list(meta), excluded_llm_metadata_keys=list(meta))
+    return Document(id_=source.doc_id, text=extracted.text, metadata=meta, excluded_embed_metadata_keys=list(meta),
+                    excluded_llm_metadata_keys=list(meta)), extracted.notes

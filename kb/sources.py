@@ -16,6 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb import screen
 from kb.access import chunk_access, document_groups
 
 MANIFEST = "manifest.toml"
@@ -52,10 +53,16 @@ def discover(paths: list[Path]) -> Discovery:
         root = path if path.is_dir() else path.parent
         manifest = load_manifest(root)
         found.roots.append(_root_key(path))
-        candidates = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        candidates = sorted(p for p in path.rglob("*") if p.is_file() or p.is_symlink()) if path.is_dir() else [path]
         for file in candidates:
             rel = file.relative_to(root).as_posix()
+            if reason := screen.name_problem(rel):  # before _ignored: "..\\x" starts with a dot, as hidden files do
+                found.failures.append(Failure(screen.display(rel), reason))
+                continue
             if _ignored(rel, manifest):
+                continue
+            if path.is_dir() and (reason := screen.link_problem(file, root)):
+                found.failures.append(Failure(rel, reason))
                 continue
             if file.suffix.lower() not in SUPPORTED:
                 found.failures.append(Failure(rel, f"niet-ondersteund bestandstype '{file.suffix or '(geen)'}'"

@@ -28,9 +28,11 @@ from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
 from kb.retrieve import Filters
 from kb.tag import load_programme_lines
 from ui import render
+from ui.limits import BodyLimit
 
 log = logging.getLogger("kb.ui")
 MAX_QUESTION = 1000  # characters
+MAX_PREVIOUS = 50  # earlier questions an API call may send (only the last ones matter for a follow-up)
 ALL = ""  # the dropdowns' "no filter" value
 MAX_TABLE_ROWS = 1000  # documents shown at once; the search box narrows a larger index
 DOCUMENT_COLUMNS = ["document", "titel", "type", "datum", "programmalijnen", "passages"]
@@ -76,6 +78,9 @@ class App:
             raise gr.Error(f"De vraag is te lang ({len(question)} tekens); het maximum is {MAX_QUESTION}.")
         if previous is not None and not (isinstance(previous, list) and all(isinstance(q, str) for q in previous)):
             raise gr.Error("'eerdere_vragen' moet een lijst van vragen (teksten) zijn, oudste eerst.")
+        if previous and (len(previous) > MAX_PREVIOUS or any(len(q) > MAX_QUESTION for q in previous)):
+            raise gr.Error(f"'eerdere_vragen' mag hoogstens {MAX_PREVIOUS} vragen van elk hoogstens {MAX_QUESTION} "
+                           f"tekens bevatten.")
         filters = self._filters(line, doc_type, year_from, year_to, groups)
         answer = self._guard(lambda: self.kb.ask(question, filters, previous=previous or []))
         return answer, render.filters_label(self.lines.get(filters.programme_line), doc_type, filters.years())
@@ -118,6 +123,8 @@ class App:
         """Zoek passages (hybride zoeken), best passende eerst."""
         if not (vraag or "").strip():
             raise gr.Error("Typ eerst een zoekvraag.")
+        if len(vraag) > MAX_QUESTION:
+            raise gr.Error(f"De zoekvraag is te lang ({len(vraag)} tekens); het maximum is {MAX_QUESTION}.")
         if isinstance(aantal, bool) or not isinstance(aantal, int) or not 1 <= aantal <= 1000:
             raise gr.Error(f"'aantal' moet een geheel getal van 1 tot en met 1000 zijn, niet {aantal!r}.")
         filters = self._filters(programmalijn, documenttype, vanaf_jaar, tot_en_met_jaar, self.groups(request))
@@ -260,6 +267,7 @@ def create_server(kb: KnowledgeBase, users: Users | None = None) -> FastAPI:
     (kb.access) every page and API call needs a login, and each user reads public documents and
     those of their groups; without, no login and public documents only."""
     server = FastAPI(title="Kennisbank Krachtige Samenleving", docs_url=None, redoc_url=None, openapi_url=None)
+    server.add_middleware(BodyLimit)  # every route, Gradio's included: no request body over 1 MB
 
     @server.get("/bron/{doc_id:path}")
     def original(doc_id: str, request: Request):
