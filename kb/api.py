@@ -66,6 +66,19 @@ class KnowledgeBase:
         answer.question, answer.query = question, query
         return answer
 
+    def verify(self, repair: bool = False):
+        """Check that docstore, Chroma, BM25 table and source hashes agree (kb.verify); `repair` fixes what it
+        can, holding the write lock as an ingest does."""
+        from kb.lock import write_lock
+        from kb.verify import verify
+
+        if not repair:
+            return verify(self.config)
+        with write_lock(self.config):
+            report = verify(self.config, repair=True)
+        self._retriever = None
+        return report
+
     def sync(self, sync_file: Path, only: str | None = None, since=None, progress: bool = True):
         """Pull the sources of `sync_file` (TOML) and ingest what changed; a kb.sync.SyncReport."""
         from kb.lock import write_lock

@@ -229,9 +229,7 @@ def stats(ctx, as_json):
 @click.pass_context
 def verify(ctx, repair, as_json):
     """Controleer of docstore, Chroma, BM25-tabel en sources.json bij elkaar passen; exit 3 als er iets niet klopt."""
-    from kb.verify import verify as check
-
-    report = check(ctx.obj, repair=repair)
+    report = _kb(ctx).verify(repair=repair)
     if as_json:
         _emit(report.to_dict())
     else:
