@@ -2,6 +2,7 @@
 import html
 import re
 import socket
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -12,6 +13,8 @@ from kb.config import Config
 from kb.sentences import collapse
 from ui import render
 from ui.app import MAX_QUESTION, App, create_server
+
+ROOT = Path(__file__).parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -177,3 +180,21 @@ def test_originals_without_an_index_say_so(tmp_path):
     response = client.get("/bron/003_b2a3fbcf700e85b8.txt")
     assert response.status_code == 503 and "kan nu niet getoond worden" in response.text
     assert "<code>kb ingest</code>" in render.error_banner("Bouw die eerst met `kb ingest`.")
+
+
+def test_the_decisions_tab_lists_outcomes_parties_and_sources(tmp_path):
+    folder = tmp_path / "stukken"
+    folder.mkdir()
+    (folder / "besluitenlijst.pdf").write_bytes((ROOT / "tests/fixtures/Besluitenlijst-raadsvergadering-29-juni-2015.pdf").read_bytes())
+    (folder / "manifest.toml").write_text('["besluitenlijst.pdf"]\ntitle = "Besluitenlijst <29 juni 2015>"\n'
+                                          'doc_type = "besluitenlijst"\ndate = "2015-06-29"\n', encoding="utf-8")
+    kb = KnowledgeBase(Config.load(index_dir=tmp_path / "indexes"))
+    kb.ingest([folder], progress=False)
+    app = App(kb)
+    everything = app.decisions()
+    assert everything.count('class="kb-decision"') >= 12 and "Besluitenlijst &lt;29 juni 2015&gt;, p. 2" in everything
+    amendment = app.decisions("aangenomen", "christenunie", "2015", "amendement")
+    assert amendment.count('class="kb-decision"') == 1 and "Tegen: CDA, Helder Onafhankelijk!, PvdA, VVD" in amendment
+    assert "amendement A8.1: aangenomen (in meerderheid)" in amendment and "/bron/besluitenlijst.pdf#page=2" in amendment
+    assert "Geen besluiten gevonden" in app.decisions("verworpen")
+    assert "geen jaar" in app.decisions(year="twintig")

@@ -24,6 +24,7 @@ from starlette.routing import Mount
 from kb.access import Users
 from kb.api import KnowledgeBase
 from kb.conversation import needs_context
+from kb.decisions import OUTCOMES
 from kb.errors import IndexMissing, ModelMismatch, StoreUnavailable
 from kb.retrieve import Filters
 from kb.tag import load_programme_lines
@@ -177,6 +178,17 @@ class App:
             return _chart([]), render.error_banner(exc.message)
         return _chart(overview), render.overview_html(overview, lambda c: self.link(c, groups))
 
+    def decisions(self, outcome: str = ALL, party: str = "", year=None, kind: str = ALL, request: gr.Request = None):
+        """The decisions (moties, amendementen, besluiten) in the documents the user may read, filtered."""
+        groups = self.groups(request)
+        try:
+            year = _year((year or "").strip())
+            found = self._guard(lambda: self.kb.decisions(party=(party or "").strip() or None, year=year,
+                                                           outcome=outcome or None, kind=kind or None, groups=groups))
+        except gr.Error as exc:
+            return render.error_banner(exc.message)
+        return render.decisions_html(found[:MAX_TABLE_ROWS], lambda d: self.link(d, groups))
+
     def documents(self, text: str, request: gr.Request = None):
         """The document table filtered on every word typed (id, title, type, date or programme-line name)."""
         try:
@@ -245,6 +257,19 @@ def build(kb: KnowledgeBase, users: Users | None = None) -> gr.Blocks:
             find = gr.Textbox(label="Zoek in de lijst", elem_id="kb-doc-search", placeholder="titel, type, jaar…")
             table = gr.Dataframe(app._documents([]), elem_id="kb-documents", interactive=False, wrap=True)
 
+        with gr.Tab("Besluiten", id="besluiten"):
+            gr.Markdown("Wat er besloten is: moties, amendementen en besluiten uit besluitenlijsten en motieregisters, "
+                        "met uitkomst, stemming en partijen, elk met een bron.")
+            with gr.Row():
+                outcome = gr.Dropdown([("Alle uitkomsten", ALL), *[(o, o) for o in OUTCOMES]], value=ALL,
+                                      label="Uitkomst", elem_id="kb-dec-outcome")
+                kind = gr.Dropdown([("Alle soorten", ALL), ("motie", "motie"), ("amendement", "amendement"),
+                                    ("besluit", "besluit")], value=ALL, label="Soort", elem_id="kb-dec-kind")
+                party = gr.Textbox(label="Ingediend door (partij)", elem_id="kb-dec-party", max_length=60,
+                                   placeholder="bijv. CDA")
+                year = gr.Textbox(label="Jaar", elem_id="kb-dec-year", max_length=4, placeholder="bijv. 2021")
+            decisions = gr.HTML(elem_id="kb-decisions")
+
         previous, panels = gr.State([]), gr.State([])  # the questions searched, the sources per answer
         chat_io = dict(fn=app.chat, inputs=[question, chatbot, previous, panels, line, doc_type, year_from, year_to],
                        outputs=[question, chatbot, previous, panels, sources], api_visibility="private")
@@ -257,6 +282,13 @@ def build(kb: KnowledgeBase, users: Users | None = None) -> gr.Blocks:
         find.change(app.documents, inputs=find, outputs=table, api_visibility="private")
         blocks.load(app.load, outputs=[doc_type, year_from, year_to, banner, status, table], api_visibility="private")
         blocks.load(app.load_overview, outputs=[chart, overview], api_visibility="private")
+        decision_io = dict(fn=app.decisions, inputs=[outcome, party, year, kind], outputs=decisions,
+                           api_visibility="private")
+        blocks.load(**decision_io)
+        for control in (outcome, kind):
+            control.change(**decision_io)
+        for control in (party, year):
+            control.submit(**decision_io)
         gr.api(app.api_ask, api_name="vraag")
         gr.api(app.api_search, api_name="zoek")
     return blocks

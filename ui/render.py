@@ -123,6 +123,29 @@ def document_href(citation: dict, has_file: bool) -> str:
     return base
 
 
+def decisions_html(decisions: list[dict], document_link) -> str:
+    """Decisions (kb decisions) as a list: date, kind and reference, outcome and vote, parties, the decision's
+    own words and a link to the page of the list it is on. Everything from documents is escaped."""
+    if not decisions:
+        return '<p class="kb-empty">Geen besluiten gevonden met deze filters.</p>'
+    items = []
+    for d in decisions:
+        head = " ".join(filter(None, [d["date"], d["kind"], d.get("reference")]))
+        vote = f" ({d['vote']})" if d.get("vote") else ""
+        parties = "".join(f"<div class=\"kb-meta\">{label}: {html.escape(', '.join(d[key]))}</div>"
+                          for key, label in (("submitters", "Ingediend door"), ("in_favour", "Voor"),
+                                             ("against", "Tegen")) if d.get(key))
+        link = document_link(d)
+        source = html.escape(f"{d['title']}{_page(d)}")
+        source = f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{source}</a>' if link else source
+        items.append(f'<li class="kb-decision" data-outcome="{html.escape(d["outcome"])}">'
+                     f'<strong>{html.escape(head)}: {html.escape(d["outcome"])}{html.escape(vote)}</strong>'
+                     f'<div class="kb-meta">{html.escape(" ".join(filter(None, [d["number"] and d["number"] + ".", d["agenda_item"]])))}</div>'
+                     f'{parties}<blockquote class="kb-passage">{html.escape(collapse(d["text"]))}</blockquote>'
+                     f'<div class="kb-meta">Bron: {source}</div></li>')
+    return f'<ul class="kb-decisions">{"".join(items)}</ul>'
+
+
 def overview_html(overviews: list, document_link) -> str:
     """Per programme line a dated list of items, each with its source."""
     if not overviews:
