@@ -48,7 +48,11 @@ class Glossary:
         lowered = query.lower()
         for english, dutch in self.english.items():
             if re.search(rf"\b{re.escape(english)}\b", lowered):
-                for stem in analyze(dutch):
+                translation = analyze(dutch)
+                for stem in analyze(english):  # the translation replaces the English word
+                    if stem not in translation:
+                        weights.pop(stem, None)
+                for stem in translation:
                     weights[stem] = max(weights.get(stem, 0.0), 1.0)
         return weights
 

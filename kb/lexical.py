@@ -133,6 +133,16 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
+    def idf(self, stem: str) -> float | None:
+        """BM25's idf of a stem (as `search` weighs it); None when no chunk has it."""
+        self._views()
+        term = self.vocab.get(stem)
+        if term is None or term >= self._csc.shape[1]:
+            return None
+        df = int(self._csc.indptr[term + 1] - self._csc.indptr[term])
+        n = len(self._rows)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
+
     def column(self, name: str, default=0) -> np.ndarray:
         """One metadata field over all rows, as an array (for filters); cached until the next change."""
         self._views()

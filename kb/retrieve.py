@@ -192,6 +192,10 @@ class Retriever:
         unknown compounds on the index's vocabulary was tried too: no gain on the development set."""
         return self.glossary.expand(query)
 
+    def question_terms(self, query: str) -> dict[str, tuple[float, float | None]]:
+        """Stem -> (glossary weight, idf in the index or None), for choosing answer sentences (kb.answer)."""
+        return {t: (w, self.lexical.idf(t)) for t, w in self.lexical_terms(query).items()}
+
 
 def score_fusion(legs: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
     """Weighted sum of each leg's z-scores. A chunk that a leg did not return adds nothing (as if it
