@@ -40,29 +40,35 @@ class Glossary:
         for stem in analyze(query):
             weights[stem] = weights.get(stem, 0.0) + 1.0
         stems = set(weights)
-        for group in self.groups:
-            if any(_mentions(query, stems, term) for term in group):
-                for term in group:
-                    for stem in analyze(term):
+        for group in self._analyzed()[0]:
+            if any(_mentions(query, stems, term, term_stems) for term, term_stems in group):
+                for _, term_stems in group:
+                    for stem in term_stems:
                         weights.setdefault(stem, SYNONYM_WEIGHT)
         lowered = query.lower()
-        for english, dutch in self.english.items():
-            if re.search(rf"\b{re.escape(english)}\b", lowered):
-                translation = analyze(dutch)
-                for stem in analyze(english):  # the translation replaces the English word
+        for pattern, english, translation in self._analyzed()[1]:
+            if pattern.search(lowered):
+                for stem in english:  # the translation replaces the English word
                     if stem not in translation:
                         weights.pop(stem, None)
                 for stem in translation:
                     weights[stem] = max(weights.get(stem, 0.0), 1.0)
         return weights
 
+    def _analyzed(self):
+        """The terms' stems and patterns, computed once (a query costs a millisecond, not ten)."""
+        if not hasattr(self, "_cache"):
+            groups = [[(term, analyze(term)) for term in group] for group in self.groups]
+            english = [(re.compile(rf"\b{re.escape(e)}\b"), analyze(e), analyze(d)) for e, d in self.english.items()]
+            self._cache = (groups, english)
+        return self._cache
 
-def _mentions(query: str, stems: set[str], term: str) -> bool:
+
+def _mentions(query: str, stems: set[str], term: str, term_stems: list[str]) -> bool:
     """An abbreviation (all capitals) must occur as written: "WEL" is an abbreviation, "wel" a
     Dutch stop word. Other terms match when the query has every stem of the term."""
     if term.replace(" ", "").isupper():
         return re.search(rf"(?<![\w-]){re.escape(term)}(?![\w-])", query) is not None
-    term_stems = analyze(term)
     return bool(term_stems) and all(s in stems for s in term_stems)
 
 
