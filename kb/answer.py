@@ -1,8 +1,11 @@
 """Answer: an extractive answer from the best passages, each sentence followed by its citation [n].
 
 No LLM: sentences are taken verbatim from the passages, so every [n] resolves to a passage
-that contains its sentence (checked by `citation_supported`). When the retrieved passages
-do not answer the question, the answer says so instead of citing something unrelated.
+that contains its sentence (checked by `citation_supported`). Sentences are chosen by how much
+of the question they cover (words weighted by idf, glossary synonyms and translations counted,
+compounds in part), not by counting shared words. When the retrieved passages do not answer
+the question (too little coverage, no passage near the question, no figure for a "hoeveel"
+question), the answer says so instead of citing something unrelated; the nearest passages stay in `hits`.
 """
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ ENGLISH_WORDS = {"what", "who", "whom", "whose", "when", "where", "which", "why"
 # or a date also needs a sentence that has one (`asks_for`): most "near misses" ask for a figure.
 MIN_COVERAGE = 0.077
 MIN_DENSE = 0.838
-# Further sentences must come close to the best one: off-topic sentences stay out.
+# Set by hand, not tuned. Further sentences must come close to the best one: off-topic sentences stay out.
 KEEP_RATIO = 0.6
 CONTEXT = 0.5  # a sentence also gets half the coverage its neighbours add ("Uiteindelijk hebben 12 bedrijven ...")
 RANK_BONUS = 0.15  # a sentence of a better passage comes first at equal coverage
