@@ -62,7 +62,8 @@ class KnowledgeBase:
         so that a short follow-up ("en in 2022?") is searched as the question it continues."""
         query = follow_up_query(question, previous or [])
         with self._query_lock:
-            answer = compose(query, self.search(query, top_k=10, filters=filters))
+            hits = self.search(query, top_k=10, filters=filters)
+            answer = compose(query, hits, self.retriever.question_terms(query))
         answer.question, answer.query = question, query
         return answer
 

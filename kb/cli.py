@@ -144,6 +144,10 @@ def ask(ctx, question, programme_line, doc_type, year, outcome, party, group, as
     if as_json:
         return _emit(answer.to_dict())
     click.echo(answer.answer + "\n")
+    if not answer.found and answer.hits:  # offered separately: the nearest passages, not an answer
+        click.echo("Verwante passages:")
+        for h in answer.hits[:3]:
+            click.echo(f"  - {h.meta.get('title')} — {h.meta.get('section', '')}{_page(h.to_dict())}")
     for c in answer.citations:
         link = f" — {c['url']}" if c["url"] else f" — {c['doc_id']}"
         click.echo(f"[{c['n']}] {c['title']} — {c['section']}{_page(c)}{link}")

@@ -106,25 +106,42 @@ class LexicalIndex:
         self._dirty = True
 
     # --- queries --------------------------------------------------------------------------------
-    def search(self, query: str, mask: np.ndarray | None, k: int) -> list[tuple[int, float]]:
-        """(row index, score) of the best `k` rows allowed by `mask`."""
+    def search(self, query: str | dict[str, float], mask: np.ndarray | None, k: int) -> list[tuple[int, float]]:
+        """(row index, score) of the best `k` rows allowed by `mask`. `query` is text, or stems with
+        weights (kb.glossary's expansion): each stem's BM25 term is multiplied by its weight."""
         self._views()
-        tokens = [self.vocab[t] for t in analyze(query) if t in self.vocab] if self._rows else []
+        if isinstance(query, str):
+            weights: dict[str, float] = {}
+            for t in analyze(query):  # a repeated query word counts again, as in bm25s
+                weights[t] = weights.get(t, 0.0) + 1.0
+        else:
+            weights = query
+        tokens = [(self.vocab[t], w) for t, w in weights.items() if t in self.vocab] if self._rows else []
         if not tokens:
             return []
         n = len(self._rows)
         scores = np.zeros(n, np.float32)
-        for term in tokens:  # a repeated query word counts again, as in bm25s
+        for term, weight in tokens:
             start, end = self._csc.indptr[term], self._csc.indptr[term + 1]
             rows, tf = self._csc.indices[start:end], self._csc.data[start:end]
             df = end - start
             idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
-            scores[rows] += idf * tf / (K1 * (1 - B + B * self._lengths[rows] / self._avg_length) + tf)
+            scores[rows] += weight * idf * tf / (K1 * (1 - B + B * self._lengths[rows] / self._avg_length) + tf)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
         top = np.argpartition(-scores, min(k, n) - 1)[:k] if n > k else np.arange(n)
         top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def idf(self, stem: str) -> float | None:
+        """BM25's idf of a stem (as `search` weighs it); None when no chunk has it."""
+        self._views()
+        term = self.vocab.get(stem)
+        if term is None or term >= self._csc.shape[1]:
+            return None
+        df = int(self._csc.indptr[term + 1] - self._csc.indptr[term])
+        n = len(self._rows)
+        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
 
     def column(self, name: str, default=0) -> np.ndarray:
         """One metadata field over all rows, as an array (for filters); cached until the next change."""

@@ -168,6 +168,13 @@ def test_unrelated_questions_are_not_answered(index, question):
     assert data["found"] is False and data["hits"]  # the nearest passages are still there to offer
 
 
+def test_not_found_offers_the_nearest_passages_separately(index):
+    folder, _, _ = index
+    output = run(folder, "ask", "Hoe vraag ik een paspoort aan?").output
+    assert output.startswith("Hierover staat niets in de geïndexeerde documenten.")
+    assert "Verwante passages:" in output and "[1]" not in output
+
+
 def test_changed_document_alone_is_reembedded_and_removed_one_disappears(index):
     folder, corpus, _ = index
     page = corpus / "004_a924b13050f0aa6d.txt"

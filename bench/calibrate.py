@@ -1,0 +1,76 @@
+"""Calibrate `kb ask`'s abstention on the development set: the thresholds on the best sentence's coverage
+and the best passage's cosine similarity (dense leg) that answer most answerable and abstain on most unanswerable questions.
+
+    .venv/bin/python bench/calibrate.py [--qa tests/data/dev_questions.jsonl] [--index-dir DIR]
+
+Objective: answered/answerable + abstained/unanswerable (each class counts equally, however many
+questions it has), subject to answering at least 95% of the answerable questions (the issue's
+acceptance bound). Thresholds lie halfway between neighbouring observed values; ties go to the lowest (answer when in doubt). Prints the grid's best
+pairs; the chosen pair goes into kb/answer.py (MIN_COVERAGE, MIN_DENSE). Tune on the development set only.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parent.parent
+sys.path.insert(0, str(ROOT))
+
+import kb.answer as answer  # noqa: E402
+from kb.evaluate import load_questions  # noqa: E402
+
+MIN_ANSWERED = 0.95
+
+
+def features(kb, questions: list[dict]) -> list[tuple[float, float, bool]]:
+    """(coverage, top cosine, answerable) per question, with abstention switched off."""
+    saved = answer.MIN_COVERAGE, answer.MIN_DENSE
+    answer.MIN_COVERAGE, answer.MIN_DENSE = -1.0, float("-inf")
+    try:
+        return [(*kb.ask(q["question"]).confidence, bool(q.get("gold"))) for q in questions]
+    finally:
+        answer.MIN_COVERAGE, answer.MIN_DENSE = saved
+
+
+def best_thresholds(rows: list[tuple[float, float, bool]]) -> list[tuple[float, float, float, int, int]]:
+    """(objective, coverage threshold, score threshold, answered, abstained), best first."""
+    positives = sum(r[2] for r in rows) or 1
+    negatives = sum(not r[2] for r in rows) or 1
+    covers, scores = _midpoints([r[0] for r in rows]), [float("-inf"), *_midpoints([r[1] for r in rows])]
+    results = []
+    for c in covers:
+        for s in scores:
+            answered = sum(1 for cov, sc, ok in rows if ok and cov >= c and sc >= s)
+            abstained = sum(1 for cov, sc, ok in rows if not ok and (cov < c or sc < s))
+            if answered < MIN_ANSWERED * positives:
+                continue
+            results.append((answered / positives + abstained / negatives, c, s, answered, abstained))
+    return sorted(results, key=lambda r: (-r[0], r[1], r[2]))
+
+
+def _midpoints(values: list[float]) -> list[float]:
+    """Candidate thresholds halfway between neighbouring observed values: the margin is split evenly."""
+    points = sorted(set(round(v, 4) for v in values))
+    return [round((a + b) / 2, 4) for a, b in zip(points, points[1:])]
+
+
+def main() -> None:
+    from kb.api import KnowledgeBase
+    from kb.config import Config
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--qa", type=Path, default=ROOT / "tests/data/dev_questions.jsonl")
+    parser.add_argument("--index-dir", type=Path, default=None)
+    args = parser.parse_args()
+    kb = KnowledgeBase(Config.load(index_dir=args.index_dir) if args.index_dir else None)
+    rows = features(kb, load_questions(args.qa))
+    for objective, c, s, answered, abstained in best_thresholds(rows)[:10]:
+        print(f"coverage >= {c:.3f}  cosine >= {s:.3f}  answered {answered}/{sum(r[2] for r in rows)}  "
+              f"abstained {abstained}/{sum(not r[2] for r in rows)}  objective {objective:.3f}")
+    print("\nunanswerable:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if not ok))
+    print("answerable, lowest coverage:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if ok)[:10])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Extractive answers: sentences chosen by weighted coverage, answer types, lists kept together, duplicates out,
+document order, and every [n] supported by its passage."""
+import pytest
+
+from kb.answer import asks_for, citation_supported, compose
+from kb.retrieve import Hit
+
+TEXT = ("Zorgtafel\n"
+        "Eind 2019 is Zorgtafel Flevoland ontstaan. Aan de Zorgtafel zitten ziekenhuizen, gemeenten en de GGD. "
+        "Het weer was die dag mooi. Uiteindelijk hebben 12 bedrijven zich gecommitteerd.\n"
+        "De Zorgtafel heeft drie doelen:\n• betere zorg;\n• minder kosten;\n• meer preventie.")
+
+
+def hit(text=TEXT, rank=1, chunk="a#0", doc="a", start=0, dense=0.9):
+    h = Hit(chunk, text, {"doc_id": doc, "title": "T", "section": "Zorgtafel", "start_char": start})
+    h.rank, h.score, h.dense = rank, 3.0, dense
+    return h
+
+
+def test_one_rare_shared_word_is_enough():
+    answer = compose("Wie zitten aan de Zorgtafel?", [hit()])
+    assert answer.found and "ziekenhuizen, gemeenten en de GGD" in answer.answer
+    assert "weer" not in answer.answer  # an unrelated sentence stays out
+    assert citation_supported(answer)
+
+
+def test_a_lead_in_keeps_its_list_items():
+    answer = compose("Welke doelen heeft de Zorgtafel?", [hit()])
+    assert "drie doelen: [1] betere zorg; [1] minder kosten; [1] meer preventie. [1]" in answer.answer
+    assert citation_supported(answer)
+
+
+@pytest.mark.parametrize("question, kind", [("Hoeveel bedrijven doen mee?", "count"), ("Op hoeveel locaties?", "count"),
+                                            ("Welk percentage is laaggeletterd?", "percent"),
+                                            ("Hoeveel subsidie krijgt Flever?", "money"),
+                                            ("Sinds wanneer bestaat de Spoedstraat?", "date"),
+                                            ("What does it mean when they say so?", None),
+                                            ("Wie zitten aan de Zorgtafel?", None)])
+def test_what_a_question_asks_for(question, kind):
+    wants = asks_for(question)
+    assert (wants[0] if wants else None) == kind
+
+
+def test_a_count_question_needs_a_number_of_what_it_counts():
+    assert compose("Hoeveel bedrijven hebben zich verbonden aan de Zorgtafel?", [hit()]).answer.startswith(
+        "Uiteindelijk hebben 12 bedrijven")
+    assert not compose("Hoeveel ziekenhuizen zitten aan de Zorgtafel?", [hit()]).found  # named, not counted
+    assert not compose("Hoeveel gemeenten zitten aan de Zorgtafel?", [hit()]).found
+
+
+def test_unrelated_or_far_questions_are_not_answered():
+    assert not compose("Hoe vraag ik een paspoort aan?", [hit()]).found
+    assert not compose("Wie zitten aan de Zorgtafel?", [hit(dense=0.7)]).found  # the passage is not near the question
+
+
+def test_near_duplicates_are_quoted_once_and_passages_in_document_order():
+    later = hit("Aan de Zorgtafel zitten ziekenhuizen, gemeenten en de GGD.", rank=1, chunk="a#1", start=500)
+    earlier = hit(TEXT, rank=2, chunk="a#0", start=0)
+    answer = compose("Wie zitten aan de Zorgtafel?", [later, earlier])
+    assert answer.answer.count("ziekenhuizen, gemeenten en de GGD") == 1
+    sentences = [s for c in answer.citations for s in c["quotes"]]
+    assert len(sentences) == len(set(sentences)) and citation_supported(answer)
