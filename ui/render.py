@@ -101,10 +101,10 @@ def highlight(passage: str, quotes: list[str]) -> str:
     """The passage (whitespace collapsed, escaped) with each quoted sentence in <mark>."""
     text = collapse(passage)
     spans = []
-    for quote in quotes:
-        start = text.find(quote)
+    for sentence in quotes:
+        start = text.find(sentence)
         if start >= 0:
-            spans.append((start, start + len(quote)))
+            spans.append((start, start + len(sentence)))
     out, at = [], 0
     for start, end in sorted(spans):
         if start < at:
