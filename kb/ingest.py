@@ -227,6 +227,10 @@ def _run_group(group, pipeline, collection, state: _State, summary: Summary, kno
         left = collection.get(where={"doc_id": {"$in": new}}, include=[])["ids"]
         if left:
             collection.delete(ids=left)
+    changed = [doc for doc, _ in group if doc.id_ in known]
+    if changed:  # embed first: the pipeline deletes a changed document's old chunks before it embeds the new
+        chunker, embedding = pipeline.transformations  # ones, and a serving app would miss it meanwhile
+        embedding(chunker(changed))  # fills the embedding cache; the run below then only swaps the chunks
     summary.chunks_written += len(pipeline.run(documents=[doc for doc, _ in group]))
     rows = _chroma_rows(collection, [doc.id_ for doc, _ in group])
     for doc, source_hash in group:
