@@ -5,11 +5,8 @@ groups bestuur and griffie. Users: anna (besloten), piet (no groups), bert (best
 """
 import json
 import shutil
-import socket
 import stat
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,6 +21,7 @@ from kb.access import PUBLIC, Users, check_password, document_groups, hash_passw
 from kb.api import KnowledgeBase
 from kb.config import Config
 from kb.retrieve import Filters
+from serving import serving
 from test_ui_browser import browser  # noqa: F401 - headless Chromium, as the browser tests use it
 
 ROOT = Path(__file__).parent.parent
@@ -176,29 +174,8 @@ def test_passwords_are_stored_only_as_salted_hashes(users, kb_main, monkeypatch,
 # --- the running app, two users over HTTP ---------------------------------------------------------
 @pytest.fixture(scope="module")
 def server(access_index, users):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "--index-dir", str(access_index.index_dir),
-                                "serve", "--port", str(port), "--users", str(users.path)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url + "config", timeout=2)
-        except urllib.error.HTTPError:
-            break  # up, and asking for a login
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"kb serve did not start: {process.stdout.read()}")
-            time.sleep(0.5)
-        else:
-            break
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with serving(access_index.index_dir, "--users", users.path) as url:
+        yield url
 
 
 def login(url: str, name: str, password: str) -> urllib.request.OpenerDirector:

@@ -8,16 +8,15 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from serving import start, stop
 from test_store import chroma_server  # noqa: F401 - the real `chroma run` server on 127.0.0.1
 
 ROOT = Path(__file__).parent.parent
@@ -37,23 +36,6 @@ def _load_bench():
     return module
 
 
-def _serve(env: dict, index_dir: Path) -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([KB, "--index-dir", str(index_dir), "serve", "--port", str(port)], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"kb serve did not start: {process.stdout.read()}")
-            time.sleep(0.5)
 
 
 def test_the_app_answers_throughout_a_batch_ingest_against_a_chroma_server(chroma_server, tmp_path):  # noqa: F811
@@ -66,12 +48,12 @@ def test_the_app_answers_throughout_a_batch_ingest_against_a_chroma_server(chrom
     first = subprocess.run([KB, "--index-dir", str(index_dir), "ingest", str(corpus), "--json"], env=env, cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stderr
-    server, url = _serve(env, index_dir)
-    answers, errors, stop = [], [], threading.Event()
+    server, url = start(index_dir, env=env)
+    answers, errors, finished = [], [], threading.Event()
 
     def user(n: int) -> None:  # asks, one question after another, until told to stop
         opener, i = bench.session(url, None), n
-        while not stop.is_set():
+        while not finished.is_set():
             try:
                 result = bench.ask(opener, url, QUESTIONS[i % len(QUESTIONS)], 60)
                 answers.append((time.monotonic(), bool(result["citations"])))
@@ -94,14 +76,13 @@ def test_the_app_answers_throughout_a_batch_ingest_against_a_chroma_server(chrom
                                capture_output=True, text=True, timeout=300)
         ended = time.monotonic()
         time.sleep(2)
-        stop.set()
+        finished.set()
         for t in users:
             t.join(timeout=90)
         after = bench.ask(bench.session(url, None), url, "Wanneer opende het Kennispunt Mantelzorg in Zeewolde?", 60)
     finally:
-        stop.set()
-        server.terminate()
-        server.wait(timeout=30)
+        finished.set()
+        stop(server)
 
     assert batch.returncode == 0, batch.stderr
     summary = json.loads(batch.stdout)

@@ -1,11 +1,6 @@
 """Hostile content: a document whose text and file name carry script payloads is indexed and shown as text in
 every tab of the running app; nothing executes. And every request body is bounded, with a Dutch message."""
 import http.client
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlparse
 
@@ -13,6 +8,7 @@ import pytest
 
 from kb.api import KnowledgeBase
 from kb.config import Config
+from serving import serving
 from test_ui_browser import LOCAL, ask, browser  # noqa: F401 - the browser fixture, shared
 
 ROOT = Path(__file__).parent.parent
@@ -37,29 +33,8 @@ def server(tmp_path_factory):
     config = Config.load(index_dir=base / "indexes")
     summary = KnowledgeBase(config).ingest([corpus], progress=False)
     assert NAME in summary.added and not summary.failed
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "--index-dir", str(config.index_dir), "serve",
-                                "--port", str(port)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"kb serve did not start: {process.stdout.read()}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # a client connection still open keeps uvicorn waiting
-        process.kill()
-        process.wait()
+    with serving(config.index_dir) as url:
+        yield url
 
 
 @pytest.fixture

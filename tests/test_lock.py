@@ -11,6 +11,7 @@ import pytest
 from kb.config import Config
 from kb.errors import IndexLocked
 from kb.lock import write_lock
+from serving import start, stop
 
 ROOT = Path(__file__).parent.parent
 HOLD = ("import sys, time; from kb.config import Config; from kb.lock import write_lock\n"
@@ -57,28 +58,12 @@ def test_the_lock_is_released_when_its_holder_dies(holder):
 def test_an_app_serving_an_embedded_index_refuses_a_writer_by_name(corpus_index, kb_main):
     """Embedded Chroma caches its index in the serving process, which would fail after another process
     wrote: `kb serve` holds a shared lock, and `kb ingest` stops at once naming it."""
-    import socket
-    import urllib.request
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    serve = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "--index-dir", str(corpus_index.index_dir),
-                              "serve", "--port", str(port)], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    serve, _ = start(corpus_index.index_dir)
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2)
-                break
-            except OSError:
-                assert serve.poll() is None and time.time() < deadline, "kb serve did not start"
-                time.sleep(0.5)
         code, _, err = kb_main("--index-dir", corpus_index.index_dir, "ingest", ROOT / "corpus")
         assert code == 2 and f"proces {serve.pid} (kb serve)" in err and "KB_CHROMA_URL" in err, err
     finally:
-        serve.terminate()
-        serve.wait(timeout=30)
+        stop(serve)
     from kb.lock import _readers
 
     assert _readers(corpus_index.index_dir / ".readers") == []  # a marker left by a killed app is not named

@@ -4,14 +4,12 @@ Screenshots of each tab go to tests/artifacts/ (not committed).
 """
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
+
+from serving import serving
 
 ROOT = Path(__file__).parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
@@ -27,26 +25,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def server(corpus_index):
     """`kb serve` on a free port on 127.0.0.1, over the corpus index; its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    binary = Path(sys.executable).parent / "kb"
-    process = subprocess.Popen([str(binary), "--index-dir", str(corpus_index.index_dir), "serve", "--port", str(port)],
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}/"
-    deadline = time.time() + 120
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            break
-        except OSError:
-            if process.poll() is not None or time.time() > deadline:
-                process.kill()
-                pytest.fail(f"kb serve did not start: {process.stdout.read()}")
-            time.sleep(0.5)
-    yield url
-    process.terminate()
-    process.wait(timeout=30)
+    with serving(corpus_index.index_dir) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
