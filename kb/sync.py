@@ -120,16 +120,18 @@ class Syncer:
         report = SyncReport()
         if self.state_path.exists():  # read under the caller's write lock (KnowledgeBase.sync)
             self.state = json.loads(self.state_path.read_text(encoding="utf-8"))
-        for name, source in self.sources.items():
-            if only in (None, name):
-                report.sources[name] = self._pull(source, since, report, progress)
-        self._save(force=True)
-        found, report.duplicates = self._stage()
+        try:
+            for name, source in self.sources.items():
+                if only in (None, name):
+                    report.sources[name] = self._pull(source, since, report, progress)
+        finally:
+            self.http.close()
+            self._save(force=True)  # what was downloaded stays known, also when a listing raised
+        found, report.duplicates = self._stage()  # a source no longer configured: its documents are removed
         self._save(force=True)
         report.documents = len(found.files)
         report.requests = self.http.requests
         report.ingest = ingest(self.config, found=found, progress=progress).to_dict()
-        self.http.close()
         return report
 
     # -- listing and downloading -------------------------------------------------------------------
