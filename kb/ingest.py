@@ -32,7 +32,7 @@ from kb.config import Config
 from kb.decisions import decision_flags, decisions_of
 from kb.extract import Extracted, ExtractionError, Page, extract
 from kb.lexical import LexicalIndex
-from kb.screen import duplicates
+from kb.screen import digests, duplicates
 from kb.sources import Discovery, discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
@@ -126,7 +126,8 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     summary = Summary(failed=[{"doc_id": f.doc_id, "reason": f.reason} for f in found.failures])
     known = set(docstore.get_all_document_hashes().values())  # hash -> doc id
     seen, group, group_chars = set(), [], 0
-    copies = duplicates(found.files)  # the first file (by path) of the same bytes is indexed, the others named
+    file_digests = digests(found.files)  # each file read once: for duplicates and for change detection
+    copies = duplicates(found.files, file_digests)  # the first file (by path) of the same bytes is indexed
     bar = tqdm(found.files, desc="Indexeren", unit="doc", disable=not (progress and sys.stderr.isatty()))
     for source in bar:
         if source.doc_id in copies:  # not `seen`: a copy indexed by an earlier run is removed
@@ -134,7 +135,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
             summary.skipped.append({"doc_id": source.doc_id, "reason": reason})
             continue
         seen.add(source.doc_id)
-        if item := _prepare(source, fingerprint, state, summary):
+        if item := _prepare(source, file_digests.get(source.doc_id, ""), fingerprint, state, summary):
             group.append(item)
             group_chars += len(item[0].text)
             if group_chars >= GROUP_CHARS:
@@ -183,12 +184,13 @@ class _State:
         self.changed, self.saved_at = False, time.monotonic()
 
 
-def _prepare(source, fingerprint: str, state: _State, summary: Summary) -> tuple[Document, str] | None:
-    """(document, source hash) to index, or None when the file is unchanged or failed (noted in the summary)."""
+def _prepare(source, digest: str, fingerprint: str, state: _State, summary: Summary) -> tuple[Document, str] | None:
+    """(document, source hash) to index, or None when the file is unchanged or failed (noted in the summary).
+    `digest`: the sha256 of the file's bytes ("" when it could not be read: extraction then names why)."""
     if clash := _clash(state.docstore, source):
         summary.failed.append({"doc_id": source.doc_id, "reason": clash})
         return None
-    source_hash = _source_hash(source, fingerprint)
+    source_hash = _source_hash(source, digest, fingerprint)
     if state.unchanged(source.doc_id, source_hash):  # same bytes, same pipeline: not even extracted
         summary.unchanged.append(source.doc_id)
         return None
@@ -266,10 +268,10 @@ def _chroma_rows(collection, doc_ids: list[str]) -> dict[str, list[dict]]:
     return out
 
 
-def _source_hash(source, fingerprint: str) -> str:
-    digest = hashlib.sha256(source.path.read_bytes())
-    digest.update(json.dumps([source.meta, source.root, fingerprint], sort_keys=True, default=str).encode("utf-8"))
-    return digest.hexdigest()
+def _source_hash(source, digest: str, fingerprint: str) -> str:
+    """Bytes (by their digest), metadata, root and pipeline: when all are as before, the file is not even extracted."""
+    return hashlib.sha256(json.dumps([digest, source.meta, source.root, fingerprint], sort_keys=True,
+                                     default=str).encode("utf-8")).hexdigest()
 
 
 def _write_json(path: Path, data) -> None:

@@ -41,15 +41,25 @@ def display(rel: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", rel)
 
 
-def duplicates(files) -> dict[str, str]:
+def digests(files) -> dict[str, str]:
+    """doc_id -> sha256 of the file's bytes, read once per run (duplicates and change detection share it);
+    an unreadable file has none: extraction names the reason."""
+    out = {}
+    for source in files:
+        try:
+            out[source.doc_id] = _digest(source.path)
+        except OSError:
+            continue
+    return out
+
+
+def duplicates(files, digest_of: dict[str, str]) -> dict[str, str]:
     """doc_id -> the doc_id of an earlier file (in the given order) with exactly the same bytes."""
     first: dict[str, str] = {}
     out = {}
     for source in files:
-        try:
-            digest = _digest(source.path)
-        except OSError:
-            continue  # unreadable: extraction names the reason
+        if (digest := digest_of.get(source.doc_id)) is None:
+            continue
         out_of = first.setdefault(digest, source.doc_id)
         if out_of != source.doc_id:
             out[source.doc_id] = out_of
