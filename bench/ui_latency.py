@@ -9,36 +9,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from load import start_server  # bench/load.py: kb serve on a free port, once it answers
 from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).parent.parent
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-
-
-def start_server() -> tuple[subprocess.Popen, str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen([str(Path(sys.executable).parent / "kb"), "serve", "--port", str(port)], cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/"
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(url, timeout=2)
-            return process, url
-        except OSError:
-            time.sleep(0.5)
-    process.kill()
-    sys.exit("kb serve did not start (is the index built? run `kb ingest`)")
 
 
 def measure(url: str, questions: list[str]) -> list[float]:
@@ -70,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = (ROOT / "tests/data/dev_questions.jsonl").read_text(encoding="utf-8").splitlines()
     questions = [json.loads(l)["question"] for l in lines if l.strip()][: args.questions + 1]
-    process, url = (None, args.url) if args.url else start_server()
+    process, url = (None, args.url) if args.url else start_server(None)
     try:
         seconds = sorted(measure(url, questions))
     finally:
