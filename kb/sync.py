@@ -147,10 +147,11 @@ class Syncer:
         known = self.state.setdefault(source.name, {})
         bar = tqdm(listed.values(), desc=f"Ophalen {source.name}", unit="doc",
                    disable=not (progress and sys.stderr.isatty()))
-        for doc in bar:
+        for listings in bar:
+            doc = listings[0]
             previous = known.get(doc.native_id)
             if previous and doc.version and previous["version"] == doc.version and self._cached(previous):
-                previous.update(_entry(doc, source.name, previous["sha256"], previous["suffix"]))
+                previous.update(_entry(listings, source.name, previous["sha256"], previous["suffix"]))
                 counts.unchanged += 1
                 continue
             try:
@@ -159,7 +160,7 @@ class Syncer:
                 report.failures.append({"source": source.name, "id": doc.native_id, "title": doc.title,
                                         "url": doc.url, "reason": str(exc)})
                 continue  # the previous version, if any, stays indexed
-            known[doc.native_id] = _entry(doc, source.name, self._store(data, doc.suffix), doc.suffix)
+            known[doc.native_id] = _entry(listings, source.name, self._store(data, doc.suffix), doc.suffix)
             counts.downloaded += 1
             self._save()
         if since is None:  # only a full listing says what is gone
@@ -240,24 +241,20 @@ class Syncer:
         tmp.replace(path)
 
 
-def _merge(docs) -> dict[str, RemoteDocument]:
-    """One entry per native id; a file listed under several agenda items keeps every origin."""
-    merged: dict[str, RemoteDocument] = {}
+def _merge(docs) -> dict[str, list[RemoteDocument]]:
+    """Native id -> every listing of that file (a file under several agenda items is listed once per item)."""
+    merged: dict[str, list[RemoteDocument]] = {}
     for doc in docs:
-        if doc.native_id in merged:
-            merged[doc.native_id].meta.setdefault("also", []).append(doc.meta)
-        else:
-            merged[doc.native_id] = doc
+        merged.setdefault(doc.native_id, []).append(doc)
     return merged
 
 
-def _entry(doc: RemoteDocument, source: str, sha256: str, suffix: str) -> dict:
-    origins = [doc.origin(source)] + [RemoteDocument(doc.native_id, doc.url, doc.title, meta=m).origin(source)
-                                      for m in doc.meta.get("also", [])]
-    meta = {k: v for k, v in doc.meta.items() if k != "also"}
+def _entry(listings: list[RemoteDocument], source: str, sha256: str, suffix: str) -> dict:
+    """The state of one file: the first listing's metadata, and the origin of every listing."""
+    doc = listings[0]
     return {"source": source, "id": doc.native_id, "url": doc.url, "title": doc.title, "doc_type": doc.doc_type,
-            "date": doc.date, "version": doc.version, "sha256": sha256, "suffix": suffix, "meta": meta,
-            "origins": origins, "synced_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+            "date": doc.date, "version": doc.version, "sha256": sha256, "suffix": suffix, "meta": doc.meta,
+            "origins": [listing.origin(source) for listing in listings], "synced_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def _document_meta(primary: dict, entries: list[dict]) -> dict:
