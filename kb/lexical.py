@@ -45,12 +45,17 @@ K1, B = 1.5, 0.75
 FILE = "index.npz"
 
 
+HYPHENATED = re.compile(r"[a-z]+(?:-[a-z]+)+")
+
+
 def analyze(text: str) -> list[str]:
-    """Lower case, fold accents, drop stop words, stem (Dutch)."""
+    """Lower case, fold accents, drop stop words, stem (Dutch). A hyphenated compound also counts as
+    the joined word, since Dutch writes both ("Flevo-principes" and "Flevoprincipes")."""
     stemmer = getattr(_local, "stemmer", None) or Stemmer.Stemmer("dutch")
     _local.stemmer = stemmer
     folded = unicodedata.normalize("NFKD", text.lower()).encode("ascii", "ignore").decode()
     words = [w for w in re.findall(r"[a-z0-9]+", folded) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
+    words += [m.group().replace("-", "") for m in HYPHENATED.finditer(folded)]
     return stemmer.stemWords(words)
 
 

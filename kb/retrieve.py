@@ -1,8 +1,11 @@
-"""Retrieve: dense (Chroma) + BM25, fused; the same filters on both legs.
+"""Retrieve: dense (Chroma) + BM25, re-scored by their best sentence, fused; the same filters on both legs.
 
+Three legs: passage vectors in Chroma (dense), BM25 over Dutch stems (lexical), and the best
+sentence of each passage the other two found (sentence, kb.embed.SentenceVectors), which tells
+apart neighbouring passages of one section that the passage vectors rank alike.
 Two fusions are built in. `hybrid` (the default) standardises each leg's scores over its
-candidates (z-scores) and adds them with equal weights, so a passage that one leg finds far
-better than its other candidates wins even if the other leg ranks it tenth. `rrf` is
+candidates (z-scores) and adds them with weights, so a passage that one leg finds far
+better than its other candidates wins even if another leg ranks it tenth. `rrf` is
 reciprocal-rank fusion (k=60), which only sees ranks. On the development set the score
 fusion is clearly better (README, "Retrieval quality"); `rrf` stays for comparison.
 
@@ -27,10 +30,12 @@ from kb.tag import GENERAL, load_programme_lines
 
 RRF_K = 60
 CANDIDATES = 50  # per leg
-# Equal weights. With the glossary, dense weights 0.3/0.4/0.5/0.6/0.7 gave Recall@5 0.915/0.930/0.944/0.930/0.930
-# on the development set (MRR@10 within 0.05, no trend); a higher dense weight for English questions
-# and a per-document penalty for diversity (one long document holds most answers) gave nothing or less.
-WEIGHTS = {"dense": 0.5, "lexical": 0.5}
+# Tuned on the development set (README, "Retrieval quality"): over a grid of weights (steps of 0.05-0.15),
+# a sentence weight of 0.25-0.35 gave MRR@10 0.85-0.86 against 0.82-0.84 without it; this point lies in
+# the middle of that plateau. Without the sentence leg, dense weights 0.3-0.7 made no clear difference; a
+# higher dense weight for English questions and a per-document penalty for diversity (one long document
+# holds most answers) gave nothing or less.
+WEIGHTS = {"dense": 0.3, "lexical": 0.4, "sentence": 0.3}
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
@@ -130,6 +135,7 @@ class Hit:
     score: float = 0.0
     dense: float | None = None  # cosine similarity, when the dense leg found it
     lexical: float | None = None  # BM25 score, when the lexical leg found it
+    sentence: float | None = None  # cosine similarity of its best sentence (hybrid and rrf modes)
     rank: int = 0
 
     @classmethod
@@ -173,7 +179,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, config: Config):
-        from kb.embed import load_embedding
+        from kb.embed import SentenceVectors, load_embedding
 
         # Check the index (and the model it was built with) before spending seconds on loading a model.
         self.collection = open_collection(config, config.embed_model, create=False)
@@ -182,6 +188,7 @@ class Retriever:
             raise IndexMissing(f"Er is nog geen index in {config.index_dir}. Bouw die eerst met `kb ingest` "
                                f"(leest de map {config.corpus_dir}/, of geef mappen of bestanden op).")
         self.embed = load_embedding(config.embed_model)
+        self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed)
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}
@@ -192,8 +199,11 @@ class Retriever:
             raise ValueError(f"Onbekende zoekmodus '{mode}'; kies uit {', '.join(MODES)}.")
         filters = filters or Filters()
         filters.check(self.programme_lines, self.doc_types)
-        legs = {"dense": self._dense(query, filters) if mode != "bm25" else [],
+        vector = self.embed.get_query_embedding(query) if mode != "bm25" else None
+        legs = {"dense": self._dense(vector, filters) if mode != "bm25" else [],
                 "lexical": self._lexical(query, filters) if mode != "dense" else []}
+        if mode in ("hybrid", "rrf"):
+            legs["sentence"] = self._sentence(vector, {c for results in legs.values() for c, _ in results})
         fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)
         found = {leg: dict(results) for leg, results in legs.items()}
         hits = []
@@ -201,18 +211,25 @@ class Retriever:
             hit = self._hit(chunk_id)
             hit.score, hit.rank = score, rank
             hit.dense, hit.lexical = found["dense"].get(chunk_id), found["lexical"].get(chunk_id)
+            hit.sentence = found.get("sentence", {}).get(chunk_id)
             hits.append(hit)
         return hits
 
     def _hit(self, chunk_id: str) -> Hit:
         return Hit.from_row(self.rows[chunk_id])
 
-    def _dense(self, query: str, filters: Filters) -> list[tuple[str, float]]:
-        vector = self.embed.get_query_embedding(query)
+    def _dense(self, vector: list[float], filters: Filters) -> list[tuple[str, float]]:
         n = min(CANDIDATES, max(1, len(self.rows)))  # the BM25 table mirrors the collection: no count() call
         result = self.collection.query(query_embeddings=[vector], n_results=n, where=filters.where(),
                                        include=["distances"])
         return [(i, 1.0 - d) for i, d in zip(result["ids"][0], result["distances"][0]) if i in self.rows]
+
+    def _sentence(self, vector: list[float], candidates: set[str]) -> list[tuple[str, float]]:
+        """The other legs' candidates scored by their best sentence (kb.embed.SentenceVectors): it
+        re-ranks what they found, so it needs no filters of its own."""
+        ids = sorted(candidates)
+        scores = self.sentences.best(vector, [self.rows[i]["text"] for i in ids])
+        return [(i, s) for i, s in zip(ids, scores) if s is not None]
 
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:
         hits = self.lexical.search(self.lexical_terms(query), filters.mask(self.lexical), CANDIDATES)

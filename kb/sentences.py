@@ -63,3 +63,13 @@ def _trim(text: str, a: int, b: int) -> tuple[int, int]:
     while b > a and text[b - 1].isspace():
         b -= 1
     return a, b
+
+
+MIN_UNIT_CHARS = 15  # shorter pieces (a bullet's label, a page number) say too little to embed on their own
+
+
+def sentence_units(text: str) -> list[str]:
+    """The sentences of a passage as the sentence leg embeds them (kb.embed.SentenceVectors):
+    whitespace collapsed, fragments under 15 characters left out."""
+    units = (collapse(text[a:b]) for a, b in sentence_spans(text))
+    return [u for u in units if len(u) >= MIN_UNIT_CHARS]

@@ -9,7 +9,10 @@ a crash in between, a disk that filled up or a hand-deleted file can leave them 
   come from the embedding cache);
 - BM25 out of step: the table holds another version, other chunk ids or duplicate rows (repair: its rows are
   rebuilt from Chroma, no embedding needed);
-- stale sources.json entries for documents that are not indexed (repair: dropped, so they are read again).
+- stale sources.json entries for documents that are not indexed (repair: dropped, so they are read again);
+- documents with a passage whose sentence vectors (kb.embed.SentenceVectors) are missing, e.g. after the
+  file was deleted: search still works but ranks them without the sentence leg (repair: dropped, so the
+  next `kb ingest` indexes them again and embeds the missing sentences).
 
     >>> report = verify(Config.load(), repair=True)
     >>> report.ok, report.repaired
@@ -40,6 +43,7 @@ class Report:
     bm25_out_of_step: list[str] = field(default_factory=list)
     bm25_missing: bool = False
     stale_sources: list[str] = field(default_factory=list)
+    missing_sentence_vectors: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # what --repair did, in Dutch
 
     @property
@@ -52,7 +56,8 @@ class Report:
                              ("documenten in de docstore zonder passages in Chroma", self.documents_without_chunks),
                              ("half geschreven documenten (passages ontbreken)", self.half_documents),
                              ("documenten waarvan de BM25-tabel een andere versie heeft", self.bm25_out_of_step),
-                             ("verouderde regels in sources.json", self.stale_sources)):
+                             ("verouderde regels in sources.json", self.stale_sources),
+                             ("documenten met passages zonder zinsvectoren", self.missing_sentence_vectors)):
             if items:
                 out.append(f"{len(items)} {label}: {', '.join(items[:5])}" + (" …" if len(items) > 5 else ""))
         return out
@@ -149,8 +154,25 @@ def _check(state: _State) -> Report:
             if (lexical.documents.get(doc_id) != state.hashes.get(doc_id) or sorted(rows.get(doc_id, [])) != chroma_ids
                     or len(set(rows.get(doc_id, []))) != len(rows.get(doc_id, []))):
                 report.bm25_out_of_step.append(doc_id)
+        report.missing_sentence_vectors = _without_sentence_vectors(state, lexical.rows)
     report.stale_sources = sorted(d for d in state.sources if d not in state.hashes)
     return report
+
+
+def _without_sentence_vectors(state: _State, rows: list[dict]) -> list[str]:
+    """Documents with a passage of which some sentence has no vector for the index's model."""
+    from kb.embed import EmbeddingCache
+    from kb.sentences import sentence_units
+
+    if not rows:
+        return []
+    model = (state.collection.metadata or {}).get("embed_model") or state.config.embed_model
+    vectors = EmbeddingCache(state.config.sentence_vectors_path, model)
+    missing = set()
+    for row in rows:
+        if row["doc_id"] not in missing and any(v is None for v in vectors.get_many(sentence_units(row["text"]))):
+            missing.add(row["doc_id"])
+    return sorted(missing)
 
 
 def _complete(docstore, doc_id: str, chunks: dict[int, tuple[str, int]]) -> bool:
@@ -177,7 +199,7 @@ def _repair(state: _State, report: Report) -> list[str]:
         for i in range(0, len(report.orphan_chunks), PAGE):
             collection.delete(ids=report.orphan_chunks[i:i + PAGE])
         done.append(f"{len(report.orphan_chunks)} passages zonder document verwijderd uit Chroma")
-    dropped = report.documents_without_chunks + report.half_documents
+    dropped = report.documents_without_chunks + report.half_documents + report.missing_sentence_vectors
     for doc_id in dropped:  # out of every store, so the next ingest sees a new document
         ids = [cid for cid, _ in state.chunks.get(doc_id, {}).values()]
         if ids:

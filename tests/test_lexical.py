@@ -79,3 +79,12 @@ def test_columns_back_the_filters(field, value, expected_docs):
     mask = index.column(field) == value
     hits = index.search("Flevoland", mask, 10)
     assert hits and {index.rows[i]["doc_id"] for i, _ in hits} == expected_docs
+
+
+def test_a_hyphenated_compound_also_matches_the_joined_word():
+    assert set(analyze("Flevoprincipes")) <= set(analyze("de Flevo-principes"))
+    assert analyze("2019-2022") == ["2019", "2022"]  # numbers are not joined
+    index = LexicalIndex()
+    index.replace_document("a", "h", [{"id": "a#0", "doc_id": "a", "text": "De Flevoprincipes zijn onze toetssteen."},
+                                      {"id": "a#1", "doc_id": "a", "text": "Principes van de provincie Flevoland."}])
+    assert index.ids[index.search("Wat zijn de Flevo-principes?", None, 2)[0][0]] == "a#0"

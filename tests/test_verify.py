@@ -119,3 +119,12 @@ def test_the_cli_exits_3_until_repaired(damaged, kb_main):
     assert code == 0 and data["ok"] and data["repaired"] == ["1 verouderde regels uit sources.json verwijderd"]
     code, out, _ = kb_main("--index-dir", config.index_dir, "verify")
     assert code == 0 and "De index is consistent." in out
+
+
+def test_missing_sentence_vectors_are_found_and_embedded_again(damaged):
+    config, _, corpus, reference = damaged
+    config.sentence_vectors_path.unlink()
+    assert verify(config).missing_sentence_vectors == SMALL
+    summary = reingest(config, corpus)
+    assert summary.added == SMALL and summary.sentences_embedded > 0
+    assert snapshot(config) == reference
