@@ -85,7 +85,43 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
             close()
         current.append(unit)
     close()
-    return chunks
+    return _merge_small(doc, chunks, title, count_tokens, max_tokens)
+
+
+MIN_TOKENS = 50  # a passage this short (a heading with a lead-in, a short list) says too little on its own
+
+
+def _merge_small(doc: Extracted, chunks: list[Chunk], title: str, count_tokens, max_tokens: int) -> list[Chunk]:
+    """Merge each very short chunk with a neighbour, when the result fits: with the chunk after it when it
+    introduces that one (it ends in ':' or the next chunk lies in the same section or one below it), else
+    with the chunk before it (it ends that one), else with the chunk after it. Its section path is kept
+    for the merged chunk; the other one's heading stays in the text."""
+    def joined(first: Chunk, second: Chunk) -> Chunk | None:
+        merged = _make_chunk(doc, first.start, second.end, first.section)
+        return merged if count_tokens(f"{title}\n{merged.section}\n\n{merged.text}") <= max_tokens else None
+
+    out: list[Chunk] = []
+    i = 0
+    while i < len(chunks):
+        chunk, after = chunks[i], chunks[i + 1] if i + 1 < len(chunks) else None
+        if count_tokens(chunk.text) < MIN_TOKENS:
+            introduces = after is not None and (chunk.text.rstrip().endswith(":") or after.section == chunk.section
+                                                or after.section.startswith(chunk.section + " > "))
+            if introduces and (merged := joined(chunk, after)):
+                out.append(merged)
+                i += 2
+                continue
+            if out and (merged := joined(out[-1], chunk)):
+                out[-1] = merged
+                i += 1
+                continue
+            if after is not None and (merged := joined(chunk, after)):
+                out.append(merged)
+                i += 2
+                continue
+        out.append(chunk)
+        i += 1
+    return out
 
 
 def _make_chunk(doc: Extracted, start: int, end: int, section: str) -> Chunk:

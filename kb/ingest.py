@@ -38,8 +38,9 @@ from kb.store import drop_collection, open_collection, vector_store
 from kb.tag import ProgrammeLineTagger, load_programme_lines
 
 # Bump when what a chunk stores changes: every document is then re-chunked and re-indexed once (its vectors
-# come from the embedding cache). 5: sentence vectors (kb.embed.SentenceVectors), hyphenated compounds joined.
-INDEX_VERSION = 5
+# come from the embedding cache). 6: sentence vectors (kb.embed.SentenceVectors), hyphenated compounds joined,
+# very short chunks merged with a neighbour.
+INDEX_VERSION = 6
 CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "access",
               "origins", "parties", "outcome", "docuvitp")
 
