@@ -31,8 +31,8 @@ ENGLISH_WORDS = {"what", "who", "whom", "whose", "when", "where", "which", "why"
 # another model, re-run bench/calibrate.py. A question that asks for a number, an amount, a percentage,
 # a date, how often, a person or a place also needs a sentence that has one (`asks_for`): most "near
 # misses" ask for such a fact.
-MIN_COVERAGE = 0.175
-MIN_DENSE = 0.817
+MIN_COVERAGE = 0.181
+MIN_DENSE = 0.812
 # Set by hand, not tuned. Further sentences must come close to the best one: off-topic sentences stay out.
 KEEP_RATIO = 0.6
 CONTEXT = 0.5  # a sentence also gets half the coverage its neighbours add ("Uiteindelijk hebben 12 bedrijven ...")
@@ -103,11 +103,11 @@ def not_found(question: str, hits: list[Hit]) -> Answer:
 
 
 def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float | None]] | None = None,
-            max_sentences: int = 3, passages: int = 5) -> Answer:
+            max_sentences: int = 3, passages: int = 5, unknown_idf: float | None = None) -> Answer:
     """The answer: the sentences of the best passages that cover the question's terms best, near-duplicates
     removed, a list kept with its lead-in, in document order. `terms`: stem -> (glossary weight, idf or
     None when no passage has it), from `Retriever.question_terms`; without them every stem weighs 1."""
-    weights, total = term_weights(question, terms)
+    weights, total = term_weights(question, terms, unknown_idf)
     if not total or not hits:
         return not_found(question, hits)
     wants = asks_for(question)
@@ -215,16 +215,19 @@ def coverage(weights: dict[str, float], words: set[str]) -> float:
     return found
 
 
-def term_weights(question: str, terms: dict[str, tuple[float, float | None]] | None) -> tuple[dict[str, float], float]:
+def term_weights(question: str, terms: dict[str, tuple[float, float | None]] | None,
+                 unknown_idf: float | None = None) -> tuple[dict[str, float], float]:
     """(stem -> weight, the weight a sentence needs for full coverage). A stem weighs its idf (a rare word
     says more about the topic than "provincie") times its glossary weight. Full coverage counts the
     question's own words and translations, not the synonyms added for them (any one will do). A word
-    that no passage has weighs as much as the rarest word that some passage has: it is what the
-    documents lack ("paspoort"); in an English question half that (it may be an English word the
-    glossary does not translate)."""
+    that no passage has weighs as much as a word that only one passage has (`unknown_idf`, from
+    LexicalIndex.rarest_idf; without it, the question's rarest known word): it is what the documents
+    lack ("paspoort"); in an English question half that (it may be an English word the glossary does
+    not translate)."""
     if terms is None:
         terms = {t: (1.0, 1.0) for t in analyze(question)}
-    unknown = max((idf for _, idf in terms.values() if idf), default=1.0) * (0.5 if in_english(question) else 1.0)
+    rarest = unknown_idf or max((idf for _, idf in terms.values() if idf), default=1.0)
+    unknown = rarest * (0.5 if in_english(question) else 1.0)
     weights, total = {}, 0.0
     for stem, (glossary, idf) in terms.items():
         weights[stem] = glossary * (idf if idf is not None else unknown)

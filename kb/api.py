@@ -63,7 +63,8 @@ class KnowledgeBase:
         query = follow_up_query(question, previous or [])
         with self._query_lock:
             hits = self.search(query, top_k=10, filters=filters)
-            answer = compose(query, hits, self.retriever.question_terms(query))
+            answer = compose(query, hits, self.retriever.question_terms(query),
+                             unknown_idf=self.retriever.lexical.rarest_idf())
         answer.question, answer.query = question, query
         return answer
 

@@ -148,6 +148,11 @@ class LexicalIndex:
         n = len(self._rows)
         return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
 
+    def rarest_idf(self) -> float:
+        """The idf of a stem that one chunk has: what a word of a question that no chunk has weighs (kb.answer)."""
+        n = max(1, len(self.ids))
+        return float(np.log(1 + (n - 1 + 0.5) / 1.5))
+
     def column(self, name: str, default=0) -> np.ndarray:
         """One metadata field over all rows, as an array (for filters); cached until the next change."""
         self._views()
