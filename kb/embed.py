@@ -202,29 +202,37 @@ class SentenceVectors:
 
         query = np.asarray(query_vector, dtype=np.float32)
         query /= np.linalg.norm(query) or 1.0
+        matrices = self._load([p for p in dict.fromkeys(passages) if p not in self._matrices])
         out = []
         for text in passages:
-            matrix = self._matrix(text)
+            if (matrix := self._matrices.get(text)) is not None:
+                self._matrices.move_to_end(text)  # most recent last
+            else:
+                matrix = matrices.get(text)
             out.append(float((matrix @ query).max()) if matrix is not None else None)
         return out
 
-    def _matrix(self, text: str):
-        """Kept in memory for the MATRICES most recent passages; a miss (not embedded yet) is asked again."""
+    def _load(self, passages: list[str]) -> dict:
+        """The sentence matrices of passages not in memory, in one look-up; kept for the MATRICES most
+        recent passages. A passage without vectors gives None and is asked again next time."""
         import numpy as np
 
         from kb.sentences import sentence_units
 
-        if (matrix := self._matrices.get(text)) is not None:
-            self._matrices.move_to_end(text)
-            return matrix
-        vectors = self._cache.get_many(sentence_units(text))
-        if not vectors or any(v is None for v in vectors):
-            return None
-        matrix = np.asarray(vectors, dtype=np.float32)
-        self._matrices[text] = matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-        if len(self._matrices) > MATRICES:
+        units = {text: sentence_units(text) for text in passages}
+        found = dict(zip((u for us in units.values() for u in us),
+                         self._cache.get_many([u for us in units.values() for u in us])))
+        out = {}
+        for text, own in units.items():
+            vectors = [found[u] for u in own]
+            if not vectors or any(v is None for v in vectors):
+                out[text] = None
+                continue
+            matrix = np.asarray(vectors, dtype=np.float32)
+            out[text] = self._matrices[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+        while len(self._matrices) > MATRICES:
             self._matrices.popitem(last=False)
-        return matrix
+        return out
 
 
 class CachedEmbedding(TransformComponent):

@@ -49,12 +49,17 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+_INITIALS = re.compile(r"([a-z]\.)*[a-z]")
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
-    word = re.search(r"(\S+)$", text[:dot])
-    if not word:
+    start = dot  # the word before the dot, found without copying the text before it
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    if start == dot:
         return False
-    token = word.group(1).lstrip("(\"'“‘").lower()
-    return token in ABBREVIATIONS or bool(re.fullmatch(r"([a-z]\.)*[a-z]", token)) and len(token) <= 5
+    token = text[start:dot].lstrip("(\"'“‘").lower()
+    return token in ABBREVIATIONS or bool(_INITIALS.fullmatch(token)) and len(token) <= 5
 
 
 def _trim(text: str, a: int, b: int) -> tuple[int, int]:
