@@ -99,7 +99,8 @@ def ingest(ctx, paths, rebuild, as_json):
                 click.echo("".join(f"              - {i['doc_id']}: {i[key]}\n" for i in items), nl=False)
         cached = summary.chunks_written - summary.chunks_embedded
         click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages"
-                   + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache)" if summary.chunks_written else ""))
+                   + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache; "
+                      f"{summary.sentences_embedded} zinnen nieuw ingebed)" if summary.chunks_written else ""))
     if summary.failed:
         sys.exit(3)
 

@@ -20,7 +20,7 @@ from llama_index.core.schema import MetadataMode, TransformComponent
 from pydantic import PrivateAttr
 
 BATCH = 8
-MATRICES = 4096  # passages whose sentence vectors stay in memory: ~6 MB per 1,000 passages of 10 sentences
+MATRICES = 4096  # passages whose sentence vectors stay in memory: ~15 MB per 1,000 passages of 10 sentences
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 
 
