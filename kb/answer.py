@@ -162,11 +162,9 @@ def asks_for(question: str) -> tuple[str, set[str]] | None:
         return "date", set()
     if FREQUENCY_QUESTION.search(question):
         return "frequency", set()
-    words = set(re.findall(r"\w+", question.lower()))  # what a name or place in the answer must not repeat
-    if PERSON_QUESTION.search(question):
-        return "person", words
-    if PLACE_QUESTION.search(question):
-        return "place", words
+    for kind, pattern in (("person", PERSON_QUESTION), ("place", PLACE_QUESTION)):
+        if pattern.search(question):  # with the question's words: a name or place in the answer must be new
+            return kind, set(re.findall(r"\w+", question.lower()))
     return None
 
 

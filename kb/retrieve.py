@@ -188,7 +188,7 @@ class Retriever:
             raise IndexMissing(f"Er is nog geen index in {config.index_dir}. Bouw die eerst met `kb ingest` "
                                f"(leest de map {config.corpus_dir}/, of geef mappen of bestanden op).")
         self.embed = load_embedding(config.embed_model)
-        self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed)
+        self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed.model_name)
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}

