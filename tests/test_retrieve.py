@@ -1,0 +1,34 @@
+"""The retriever's legs on the shipped corpus: the latent-terms leg re-scores what dense and BM25 found."""
+from dataclasses import replace
+
+import pytest
+
+from kb.api import KnowledgeBase
+from kb.sentences import collapse
+
+# d024 of the development set: the six "pijlers" are asked for as "dimensies".
+QUESTION = "Uit welke dimensies bestaat positieve gezondheid?"
+GOLD = "De zes pijlers van positieve gezondheid"
+
+
+def rank_of_gold(hits) -> int | None:
+    return next((h.rank for h in hits if GOLD in collapse(h.text)), None)
+
+
+def test_every_hybrid_hit_carries_its_legs_scores(corpus_index):
+    hits = KnowledgeBase(corpus_index).search(QUESTION, top_k=10)
+    assert all(h.latent is not None and h.sentence is not None for h in hits)
+    assert all(h.dense is not None or h.lexical is not None for h in hits)  # found by a searching leg
+    assert [h.rank for h in hits] == list(range(1, 11)) and hits[0].score >= hits[-1].score
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "rrf"])
+def test_the_latent_leg_is_part_of_the_hybrid_fusion_only(corpus_index, mode):
+    assert all(h.latent is None for h in KnowledgeBase(corpus_index).search(QUESTION, top_k=5, mode=mode))
+
+
+def test_the_latent_leg_puts_the_passage_that_answers_a_paraphrase_first(corpus_index):
+    with_leg = KnowledgeBase(corpus_index).search(QUESTION, top_k=10)
+    without = KnowledgeBase(replace(corpus_index, latent_terms=False)).search(QUESTION, top_k=10)
+    assert rank_of_gold(with_leg) == 1
+    assert rank_of_gold(without) > 1 and all(h.latent is None for h in without)
