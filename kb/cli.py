@@ -212,6 +212,9 @@ def decisions(ctx, party, year, outcome, kind, as_json):
         click.echo(f"    \"{collapse(d['text'])[:200]}\" — {d['title']}{_page(d)}")
 
 
+LEG_NAMES = {"dense": "passagevectoren", "lexical": "BM25", "sentence": "zinnen", "latent": "latente termen"}
+
+
 @cli.command()
 @json_option
 @click.pass_context
@@ -222,7 +225,7 @@ def stats(ctx, as_json):
         return _emit(data)
     click.echo(f"Documenten: {data['documents']}   passages: {data['chunks']}   "
                f"index: {data['index_bytes'] / 1e6:.1f} MB in {data['index_dir']} (Chroma: {data['chroma']})")
-    click.echo(f"Embeddingmodel: {data['embed_model']}")
+    click.echo(f"Embeddingmodel: {data['embed_model']}   zoekbenen: {', '.join(LEG_NAMES[l] for l in data['search_legs'])}")
     click.echo("Passages per programmalijn: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_programme_line"].items())))
     click.echo("Passages per documenttype: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_doc_type_chunks"].items())))
     for d in data["document_list"]:

