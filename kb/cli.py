@@ -219,7 +219,7 @@ LEG_NAMES = {"dense": "passagevectoren", "lexical": "BM25", "sentence": "zinnen"
 @json_option
 @click.pass_context
 def stats(ctx, as_json):
-    """Toon documenten, passages per programmalijn en type, indexgrootte en model."""
+    """Toon documenten, passages per programmalijn en type, indexgrootte, model en zoekbenen."""
     data = _kb(ctx).stats()
     if as_json:
         return _emit(data)
