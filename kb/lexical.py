@@ -59,6 +59,11 @@ def analyze(text: str) -> list[str]:
     return stemmer.stemWords(words)
 
 
+def _idf(n: int, df: int) -> float:
+    """BM25's idf as bm25s computes it ("lucene"), for a stem that `df` of `n` chunks have."""
+    return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+
+
 class LexicalIndex:
     """BM25 over chunks; `rows` keeps each chunk's id, text and metadata for filtering and display."""
 
@@ -130,7 +135,7 @@ class LexicalIndex:
             start, end = self._csc.indptr[term], self._csc.indptr[term + 1]
             rows, tf = self._csc.indices[start:end], self._csc.data[start:end]
             df = end - start
-            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            idf = _idf(n, df)
             scores[rows] += weight * idf * tf / (K1 * (1 - B + B * self._lengths[rows] / self._avg_length) + tf)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
@@ -146,12 +151,11 @@ class LexicalIndex:
             return None
         df = int(self._csc.indptr[term + 1] - self._csc.indptr[term])
         n = len(self._rows)
-        return float(np.log(1 + (n - df + 0.5) / (df + 0.5))) if df else None
+        return _idf(n, df) if df else None
 
     def rarest_idf(self) -> float:
         """The idf of a stem that one chunk has: what a word of a question that no chunk has weighs (kb.answer)."""
-        n = max(1, len(self.ids))
-        return float(np.log(1 + (n - 1 + 0.5) / 1.5))
+        return _idf(max(1, len(self.ids)), 1)
 
     def column(self, name: str, default=0) -> np.ndarray:
         """One metadata field over all rows, as an array (for filters); cached until the next change."""

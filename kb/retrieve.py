@@ -185,7 +185,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, config: Config):
-        from kb.embed import LatentTerms, SentenceVectors, has_latent_terms, load_embedding
+        from kb.embed import SentenceVectors, latent_terms_of, load_embedding
 
         # Check the index (and the model it was built with) before spending seconds on loading a model.
         self.collection = open_collection(config, config.embed_model, create=False)
@@ -195,8 +195,7 @@ class Retriever:
                                f"(leest de map {config.corpus_dir}/, of geef mappen of bestanden op).")
         self.embed = load_embedding(config.embed_model)
         self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed.model_name)
-        self.latent = (LatentTerms(config.latent_terms_path, self.embed.model_name)
-                       if config.latent_terms and has_latent_terms(self.embed) else None)
+        self.latent = latent_terms_of(config, self.embed.model_name)
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}

