@@ -55,7 +55,10 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
     text = doc.text
     blocks = _sections(_blocks(text), text)
     chunks: list[Chunk] = []
+    # Where the heading lines above the next text start: consecutive headings ("PARTICIPATIEROUTE 2022",
+    # its subtitle, "Insteek van de route") all go with the text below the last one, none is dropped.
     pending_heading_start = None
+    last_heading: _Block | None = None
     current: list[_Block] = []
 
     def close():
@@ -63,7 +66,7 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
         if current:
             start = pending_heading_start if pending_heading_start is not None else current[0].start
             chunks.append(_make_chunk(doc, start, current[-1].end, current[-1].section))
-        current, pending_heading_start = [], None
+            current, pending_heading_start = [], None
 
     header_cost = 0
     for unit in _units(blocks, text):
@@ -71,20 +74,26 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
             close()
             if pending_heading_start is None:
                 pending_heading_start = unit.start
+            last_heading = unit
             continue
         header_cost = count_tokens(f"{title}\n{unit.section}\n\n")
         budget = max_tokens - header_cost - 4
         size = count_tokens(text[unit.start:unit.end])
         if size > budget:
             close()
-            for a, b in _split_oversized(text, unit.start, unit.end, count_tokens, min(target_tokens, budget), budget):
+            start = unit.start if pending_heading_start is None else pending_heading_start
+            pending_heading_start = None  # the headings are packed into the first piece
+            for a, b in _split_oversized(text, start, unit.end, count_tokens, min(target_tokens, budget), budget):
                 chunks.append(_make_chunk(doc, a, b, unit.section))
             continue
+        start = pending_heading_start if pending_heading_start is not None else current[0].start if current else 0
         if current and (current[-1].section != unit.section or
-                        count_tokens(text[(pending_heading_start or current[0].start):unit.end]) + header_cost > target_tokens):
+                        count_tokens(text[start:unit.end]) + header_cost > target_tokens):
             close()
         current.append(unit)
     close()
+    if pending_heading_start is not None:  # headings with no text below them, at the end of the document
+        chunks.append(_make_chunk(doc, pending_heading_start, last_heading.end, last_heading.section))
     return _merge_small(doc, chunks, title, count_tokens, max_tokens)
 
 

@@ -40,8 +40,8 @@ from kb.tag import ProgrammeLineTagger, load_programme_lines
 # Bump when what a chunk stores changes: every document is then re-chunked and re-indexed once (its vectors
 # come from the embedding cache). 6: sentence vectors (kb.embed.SentenceVectors), hyphenated compounds joined,
 # very short chunks merged with a neighbour. 7: latent terms (kb.embed.LatentTerms), a one-line paragraph
-# after an unfinished sentence taken as a heading.
-INDEX_VERSION = 7
+# after an unfinished sentence taken as a heading. 8: consecutive headings kept (all but the last were dropped).
+INDEX_VERSION = 8
 CHUNK_KEYS = ("doc_id", "title", "doc_type", "date", "year", "year_from", "year_to", "url", "source", "access",
               "origins", "parties", "outcome", "docuvitp")
 

@@ -32,6 +32,19 @@ def test_chunks_are_exact_slices_within_the_window(name, count_tokens):
         assert count_tokens(f"{MANIFEST[name]['title']}\n{chunk.section}\n\n{chunk.text}") <= 500
     # Chunks do not overlap and follow the document order.
     assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
+    # Nothing is left out: between and around the chunks there is only whitespace.
+    gaps = [doc.text[a.end:b.start] for a, b in zip(chunks, chunks[1:])]
+    gaps += [doc.text[:chunks[0].start], doc.text[chunks[-1].end:]]
+    assert [g for g in gaps if g.strip()] == []
+
+
+def test_consecutive_headings_stay_with_the_text_below_them(count_tokens):
+    # Doc 002: a title, its subtitle and a section heading follow each other with no text in between.
+    _, chunks = chunks_of("002_8f95820d40ecf688.txt", count_tokens)
+    chunk = next(c for c in chunks if "In samenhang werken aan onze relaties" in c.text)
+    assert chunk.text.startswith("PARTICIPATIEROUTE 2022")
+    assert "Participatie als strategische keuze" in chunk.text
+    assert chunk.section.endswith("Insteek van de route")
 
 
 def test_numbered_sections_give_the_section_path(count_tokens):

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parent.parent
-SETS = ["dev_questions.jsonl", "test_questions.jsonl", "heldout2_questions.jsonl", "heldout3_questions.jsonl"]
+SETS = ["dev_questions.jsonl", "test_questions.jsonl", "heldout2_questions.jsonl", "heldout3_questions.jsonl",
+        "heldout4_questions.jsonl"]
 
 
 def load(name):
