@@ -86,10 +86,10 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
             for a, b in _split_oversized(text, start, unit.end, count_tokens, min(target_tokens, budget), budget):
                 chunks.append(_make_chunk(doc, a, b, unit.section))
             continue
-        start = pending_heading_start if pending_heading_start is not None else current[0].start if current else 0
-        if current and (current[-1].section != unit.section or
-                        count_tokens(text[start:unit.end]) + header_cost > target_tokens):
-            close()
+        if current:
+            start = pending_heading_start if pending_heading_start is not None else current[0].start
+            if current[-1].section != unit.section or count_tokens(text[start:unit.end]) + header_cost > target_tokens:
+                close()
         current.append(unit)
     close()
     if pending_heading_start is not None:  # headings with no text below them, at the end of the document
