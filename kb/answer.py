@@ -39,6 +39,7 @@ CONTEXT = 0.5  # a sentence also gets half the coverage its neighbours add ("Uit
 RANK_BONUS = 0.15  # a sentence of a better passage comes first at equal coverage
 PARTIAL = 0.6  # credit for a compound or inflection ("thuiszorglocaties" / "locaties")
 MAX_ITEMS = 8  # list items kept with their lead-in ("... de volgende resultaten:")
+HEADING_LINES, MAX_HEADING = 8, 90  # how far, and over lines how long, a passage's opening headings are looked for
 # What a question asks for, from its first words ("Op hoeveel ...", "Sinds wanneer ...", "How many ..."):
 # the answer must contain one. A "when" later in the question ("what does it mean when ...") does not count.
 _OPENING = r"^\W*(?:\w+\W+){0,2}?"
@@ -285,10 +286,24 @@ def _cite(question: str, hits: list[Hit], picked: list[tuple[Hit, int, str]]) ->
 
 
 def body_start(hit: Hit) -> int:
-    """Where the passage's text starts after its heading line (0 when it does not start with one)."""
-    title = collapse(hit.meta.get("section", "").split(" > ")[-1])
-    first_line = hit.text.split("\n", 1)[0]
-    return len(first_line) if title and collapse(first_line) == title else 0
+    """Where the passage's text starts after its heading lines: after the line that is its section's own
+    title ("3. Relatie PS en GS en organisatie" for section "3 Relatie PS en GS en organisatie"), together with
+    the short title lines above it (a document title and its subtitle); 0 when no such line opens the passage.
+    Headings are not claims, so answers do not quote them."""
+    title = _unnumbered(collapse(hit.meta.get("section", "").split(" > ")[-1]))
+    end = 0
+    for line in hit.text.split("\n")[:HEADING_LINES]:
+        if len(line) > MAX_HEADING:
+            break  # body text before any title line: the passage does not open with its heading
+        end += len(line) + 1
+        if title and _unnumbered(collapse(line)) == title:
+            return end - 1
+    return 0
+
+
+def _unnumbered(label: str) -> str:
+    """A numbered heading as the section path writes it: "3. Titel" -> "3 Titel"."""
+    return re.sub(r"^(\d{1,2}(?:\.\d{1,2})*)\.(?=\s)", r"\1", label)
 
 
 def passage_sentences(hit: Hit):

@@ -60,3 +60,15 @@ def test_near_duplicates_are_quoted_once_and_passages_in_document_order():
     assert answer.answer.count("ziekenhuizen, gemeenten en de GGD") == 1
     sentences = [s for c in answer.citations for s in c["quotes"]]
     assert len(sentences) == len(set(sentences)) and citation_supported(answer)
+
+
+def test_headings_that_open_a_passage_are_not_quoted():
+    # The passage opens with a document title, its subtitle and its own numbered section heading ("3." in the
+    # text, "3" in the section path): none is a claim to quote, the sentence below them is.
+    text = ("PARTICIPATIEROUTE 2022\n\nIn samenhang werken aan onze relaties\n\n3. Relatie PS en GS\n\n"
+            "Provinciale Staten willen de relatie met Gedeputeerde Staten versterken via de participatieroute.")
+    h = Hit("p#0", text, {"doc_id": "p", "title": "T", "section": "3 Relatie PS en GS", "start_char": 0})
+    h.rank, h.score, h.dense = 1, 3.0, 0.9
+    answer = compose("Wat willen Provinciale Staten met de relatie tussen PS en GS in de participatieroute?", [h])
+    assert answer.found and answer.answer.startswith("Provinciale Staten willen")
+    assert "PARTICIPATIEROUTE" not in answer.answer and "3. Relatie" not in answer.answer
