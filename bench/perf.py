@@ -102,7 +102,7 @@ def embed_texts(folder: Path) -> tuple[list[str], list[str]]:
     from llama_index.core.schema import MetadataMode
 
     from kb.config import Config
-    from kb.embed import latent_text, load_embedding
+    from kb.embed import load_embedding, passage_latent_text
     from kb.ingest import StructureChunker, _document
     from kb.sources import discover
     from kb.tag import ProgrammeLineTagger, load_programme_lines
@@ -115,7 +115,7 @@ def embed_texts(folder: Path) -> tuple[list[str], list[str]]:
     docs = [_document(source, "", config)[0] for source in discover([folder]).files]
     nodes = chunker(docs)
     sentences = dict.fromkeys(u for n in nodes for u in sentence_units(n.get_content(metadata_mode=MetadataMode.NONE)))
-    latent = [latent_text(n.metadata["title"], n.metadata["section"], n.text) for n in nodes]
+    latent = [passage_latent_text(n.metadata, n.text) for n in nodes]
     return [n.get_content(metadata_mode=MetadataMode.EMBED) for n in nodes] + list(sentences), latent
 
 
@@ -285,7 +285,7 @@ def with_latent_terms(index: Path, work: Path) -> None:
     import numpy as np
 
     from kb.config import Config
-    from kb.embed import LATENT_TERMS, LatentTerms, latent_text, load_embedding
+    from kb.embed import LATENT_TERMS, LatentTerms, load_embedding, passage_latent_text
     from kb.lexical import LexicalIndex
 
     config = Config.load(index_dir=index)
@@ -309,7 +309,7 @@ def with_latent_terms(index: Path, work: Path) -> None:
                     pooled[int(i)] = max(pooled.get(int(i), 0.0), float(w))
             top = sorted(pooled.items(), key=lambda x: -x[1])[:LATENT_TERMS]
             ids, weights = np.array([i for i, _ in top], np.int64), np.array([w for _, w in top], np.float32)
-            keys.append(latent_text(row["title"], row.get("section", ""), row["text"]))
+            keys.append(passage_latent_text(row, row["text"]))
             values.append((ids, weights / (np.linalg.norm(weights) or 1.0)))
         store.put(keys, values)
     (index / "latent-complete").write_text("")

