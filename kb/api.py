@@ -148,8 +148,8 @@ class KnowledgeBase:
         return {"documents": len(documents), "chunks": len(rows), "per_programme_line": per_line,
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
                 "last_changed": updated, "last_ingest": ingested, "embed_model": self.retriever.embed.model_name,
-                "search_legs": self.retriever.legs,
-                "encoder_passes_per_question": self.retriever.encoder_passes, "chroma": self.config.chroma_url or "embedded", "document_list": documents}
+                "search_legs": self.retriever.legs, "encoder_passes_per_question": self.retriever.encoder_passes,
+                "chroma": self.config.chroma_url or "embedded", "document_list": documents}
 
     def _cached(self, key: str, compute):
         """A value derived from the index, computed once per index version."""

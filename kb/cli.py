@@ -225,8 +225,9 @@ def stats(ctx, as_json):
         return _emit(data)
     click.echo(f"Documenten: {data['documents']}   passages: {data['chunks']}   "
                f"index: {data['index_bytes'] / 1e6:.1f} MB in {data['index_dir']} (Chroma: {data['chroma']})")
+    passes = data["encoder_passes_per_question"]
     click.echo(f"Embeddingmodel: {data['embed_model']}   zoekbenen: {', '.join(LEG_NAMES[l] for l in data['search_legs'])} "
-               f"({data['encoder_passes_per_question']} modelaanroep{'en' if data['encoder_passes_per_question'] > 1 else ''} per vraag)")
+               f"({passes} modelaanroep{'en' if passes > 1 else ''} per vraag)")
     click.echo("Passages per programmalijn: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_programme_line"].items())))
     click.echo("Passages per documenttype: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_doc_type_chunks"].items())))
     for d in data["document_list"]:
