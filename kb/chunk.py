@@ -61,11 +61,14 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
     last_heading: _Block | None = None
     current: list[_Block] = []
 
+    def opening(first_text: int) -> int:
+        """Where a chunk whose text starts at `first_text` starts: at the headings above it, if any."""
+        return first_text if pending_heading_start is None else pending_heading_start
+
     def close():
         nonlocal current, pending_heading_start
         if current:
-            start = pending_heading_start if pending_heading_start is not None else current[0].start
-            chunks.append(_make_chunk(doc, start, current[-1].end, current[-1].section))
+            chunks.append(_make_chunk(doc, opening(current[0].start), current[-1].end, current[-1].section))
             current, pending_heading_start = [], None
 
     header_cost = 0
@@ -81,15 +84,13 @@ def chunk_text(doc: Extracted, title: str, count_tokens: Callable[[str], int],
         size = count_tokens(text[unit.start:unit.end])
         if size > budget:
             close()
-            start = unit.start if pending_heading_start is None else pending_heading_start
-            pending_heading_start = None  # the headings are packed into the first piece
+            start, pending_heading_start = opening(unit.start), None  # the headings go into the first piece
             for a, b in _split_oversized(text, start, unit.end, count_tokens, min(target_tokens, budget), budget):
                 chunks.append(_make_chunk(doc, a, b, unit.section))
             continue
-        if current:
-            start = pending_heading_start if pending_heading_start is not None else current[0].start
-            if current[-1].section != unit.section or count_tokens(text[start:unit.end]) + header_cost > target_tokens:
-                close()
+        if current and (current[-1].section != unit.section or
+                        count_tokens(text[opening(current[0].start):unit.end]) + header_cost > target_tokens):
+            close()
         current.append(unit)
     close()
     if pending_heading_start is not None:  # headings with no text below them, at the end of the document
