@@ -4,6 +4,7 @@ from dataclasses import replace
 import pytest
 
 from kb.api import KnowledgeBase
+from kb.retrieve import SECTION_REFERENCES
 from kb.sentences import collapse
 
 # d024 of the development set: the six "pijlers" are asked for as "dimensies".
@@ -39,3 +40,34 @@ def test_the_latent_leg_puts_the_passage_that_answers_a_paraphrase_first(corpus_
 def test_stats_names_the_legs(corpus_index, kb_main):
     code, out, _ = kb_main("--index-dir", corpus_index.index_dir, "stats")
     assert code == 0 and "zoekbenen: passagevectoren, BM25, zinnen, latente termen (1 modelaanroep per vraag)" in out
+
+
+# t023 of the development set: the war's effect is told in the closing chapter ("Tot slot") and touched on
+# in the evaluation annex, which ranked first before questions could name a part of the report.
+CLOSING_QUESTION = "Welk effect had de oorlog in Oekraïne op de thema's van Krachtige Samenleving volgens het slothoofdstuk?"
+
+
+@pytest.mark.parametrize("question, section, named", [
+    ("Wat staat er volgens het slothoofdstuk over de oorlog?", "Tot slot", True),
+    ("What does the closing chapter say about nature?", "Tot slot > Krachtige Samenleving als rode draad", True),
+    ("Wat zegt de inleiding over vergrijzing?", "Inleiding > De opgave", True),
+    ("What does the introduction of the buurtconciërges cost?", "Inleiding > De opgave", False),
+    ("Wat noemt het voorwoord?", "Voorwoord", True),
+    ("Wat staat in de samenvatting van hoofdstuk 1?", "1 Gezond en veerkrachtig Flevoland > Samenvatting", True),
+    ("Wat staat in hoofdstuk 1?", "2 Toekomstbestendige gezondheidszorg > 2.1 Urgentie", False),
+    ("Welke projecten noemt bijlage 2?", "Bijlage 2 > Onze aanpak", True),
+    ("Welke projecten noemt bijlage 2?", "Bijlage 1", False),
+])
+def test_a_question_names_a_part_of_the_report(question, section, named):
+    parts = section.split(" > ")
+    tests = [(test, m) for pattern, test in SECTION_REFERENCES for m in pattern.finditer(question)]
+    assert any(test(m, parts) for test, m in tests) is named
+
+
+def test_a_named_chapter_puts_its_passage_first(corpus_index):
+    kb = KnowledgeBase(corpus_index)
+    hits = kb.search(CLOSING_QUESTION, top_k=10)
+    assert hits[0].meta["section"].startswith("Tot slot") and "Oekraïne" in hits[0].text
+    # Without the reference the same words rank another section first: the boost is what moved it.
+    unnamed = kb.search(CLOSING_QUESTION.replace(" volgens het slothoofdstuk", ""), top_k=10)
+    assert not unnamed[0].meta["section"].startswith("Tot slot")
