@@ -59,8 +59,8 @@ SECTION_REFERENCES = [
      lambda m, parts: parts[0].lower() == "leeswijzer"),
     (re.compile(r"\b(?:de|het|the)\s+(?:samenvatting|summary)\b" + _NOT_OF, re.I),
      lambda m, parts: any(p.lower() == "samenvatting" for p in parts)),
-    (re.compile(r"\b(?:hoofdstuk|chapter)\s+(\d+)\b", re.I),
-     lambda m, parts: re.match(rf"{m.group(1)}\.?\s", parts[0]) is not None),
+    (re.compile(r"(?:\b(?:hoofdstuk|chapter|paragraaf|section)\s+|§\s*)(\d+(?:\.\d+)*)(?![\d.]*\d)", re.I),
+     lambda m, parts: any(re.match(rf"{re.escape(m.group(1))}(?:\.?\s|\.\d)", p) for p in parts)),  # 3.2 holds 3.2.2
     (re.compile(r"\b(?:bijlage|appendix|annex)\s+(\d+)\b", re.I),
      lambda m, parts: re.fullmatch(rf"bijlage\s+{m.group(1)}", parts[0].lower()) is not None),
 ]

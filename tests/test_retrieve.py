@@ -55,6 +55,11 @@ CLOSING_QUESTION = "Welk effect had de oorlog in Oekraïne op de thema's van Kra
     ("Wat noemt het voorwoord?", "Voorwoord", True),
     ("Wat staat in de samenvatting van hoofdstuk 1?", "1 Gezond en veerkrachtig Flevoland > Samenvatting", True),
     ("Wat staat in hoofdstuk 1?", "2 Toekomstbestendige gezondheidszorg > 2.1 Urgentie", False),
+    ("Wat staat in paragraaf 3.2 over Flever?", "3 Arbeidsmarkt & participatie > 3.2 Netwerk en rol", True),
+    ("What does section 3.2 say?", "3 Arbeidsmarkt & participatie > 3.2.2 De dubbelrol van Flever", True),
+    ("What does section 3.2 say?", "3 Arbeidsmarkt & participatie > 3.3 Ons werk in uitvoering", False),
+    ("Wat staat in hoofdstuk 1?", "10 Overig", False),
+    ("Wat staat in § 3.2.2?", "3 Arbeidsmarkt & participatie > 3.2.2 De dubbelrol van Flever", True),
     ("Welke projecten noemt bijlage 2?", "Bijlage 2 > Onze aanpak", True),
     ("Welke projecten noemt bijlage 2?", "Bijlage 1", False),
 ])
