@@ -49,11 +49,13 @@ SECTION_BOOST = 1.0  # z-score units; 0.5-2 on the development set, 1 and 2 alik
 # names; each pattern maps to a test on the passage's section path (its parts, outermost first).
 _NOT_OF = r"(?!\s+(?:of|van)\b)"  # "the introduction of a scheme" names no chapter
 SECTION_REFERENCES = [
-    (re.compile(r"\b(?:het\s+)?voorwoord\b|\bthe\s+(?:foreword|preface)\b", re.I),
+    (re.compile(r"\bvoorwoord\b|\bthe\s+(?:foreword|preface)\b", re.I),
      lambda m, parts: parts[0].lower() == "voorwoord"),
     (re.compile(r"\b(?:de|het)\s+inleiding\b" + _NOT_OF + r"|\bthe\s+introduction\b" + _NOT_OF, re.I),
      lambda m, parts: parts[0].lower() == "inleiding"),
-    (re.compile(r"\bslothoofdstuk|\btot\s+slot\b|\b(?:closing|final|concluding|last)\s+chapter\b", re.I),
+    # "Tot slot" only as a name ("onder 'Tot slot'"): "Tot slot nog een vraag" is a way to end a conversation.
+    (re.compile(r"\bslothoofdstuk|\b(?:hoofdstuk|onder|deel)\s+['‘\"]?tot\s+slot\b|['‘\"]tot\s+slot['’\"]"
+                r"|\b(?:closing|final|concluding|last)\s+chapter\b", re.I),
      lambda m, parts: parts[0].lower() == "tot slot"),
     (re.compile(r"\bleeswijzer\b|\breading\s+guide\b", re.I),
      lambda m, parts: parts[0].lower() == "leeswijzer"),

@@ -49,6 +49,8 @@ CLOSING_QUESTION = "Welk effect had de oorlog in Oekraïne op de thema's van Kra
 
 @pytest.mark.parametrize("question, section, named", [
     ("Wat staat er volgens het slothoofdstuk over de oorlog?", "Tot slot", True),
+    ("Wat staat er onder 'Tot slot' over de oorlog?", "Tot slot", True),
+    ("Tot slot nog een vraag: wat doet Flever?", "Tot slot", False),
     ("What does the closing chapter say about nature?", "Tot slot > Krachtige Samenleving als rode draad", True),
     ("Wat zegt de inleiding over vergrijzing?", "Inleiding > De opgave", True),
     ("What does the introduction of the buurtconciërges cost?", "Inleiding > De opgave", False),
