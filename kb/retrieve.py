@@ -10,7 +10,9 @@ Two fusions are built in. `hybrid` (the default) standardises each leg's scores 
 candidates (z-scores) and adds them with weights, so a passage that one leg finds far
 better than its other candidates wins even if another leg ranks it tenth. `rrf` is
 reciprocal-rank fusion (k=60), which only sees ranks. On the development set the score
-fusion is clearly better (README, "Retrieval quality"); `rrf` stays for comparison.
+fusion is clearly better (README, "Retrieval quality"); `rrf` stays for comparison. After the hybrid
+fusion, a question that names a part of the report ("volgens het slothoofdstuk", "paragraaf 3.2") raises
+the passages under that heading (SECTION_REFERENCES).
 
     >>> Retriever(Config.load()).search("Wie zitten aan de Zorgtafel?", top_k=5)[0].title
     'Voortgangsrapportage Krachtige Samenleving 2019-2022'
