@@ -49,7 +49,9 @@ SECTION_BOOST = 1.0  # z-score units; 0.5-2 on the development set, 1 and 2 alik
 # A question that names a part of a report ("volgens het slothoofdstuk", "in de inleiding", "the closing
 # chapter", "samenvatting van hoofdstuk 1") prefers passages under that heading. Dutch reports share these
 # names; each pattern maps to a test on the passage's section path (its parts, outermost first).
-_NOT_OF = r"(?!\s+(?:of|van)\b)"  # "the introduction of a scheme" names no chapter
+# "the introduction of a scheme" names no chapter, "de samenvatting van hoofdstuk 1" does.
+_NOT_OF = (r"(?!\s+(?:of|van)\s+(?!(?:de\s+|het\s+|the\s+)?(?:hoofdstuk|chapter|paragraaf|section|rapport|report"
+           r"|rapportage|voortgangsrapportage|progress\s+report)\b))")
 SECTION_REFERENCES = [
     (re.compile(r"\bvoorwoord\b|\bthe\s+(?:foreword|preface)\b", re.I),
      lambda m, parts: parts[0].lower() == "voorwoord"),
@@ -273,15 +275,12 @@ class Retriever:
         return self.embed.get_query_embedding(query), None
 
     def _prefer_named_sections(self, query: str, fused: dict[str, float]) -> None:
-        """Raise the passages under the parts of a report the question names (SECTION_REFERENCES): by
-        SECTION_BOOST (z-score units) times the share of named parts a passage is under."""
-        named = [(test, m) for pattern, test in SECTION_REFERENCES for m in pattern.finditer(query)]
-        if not named:
-            return
-        for chunk_id in fused:
-            parts = [p.strip() for p in self.rows[chunk_id].get("section", "").split(" > ")]
-            share = sum(1 for test, m in named if test(m, parts)) / len(named)
-            fused[chunk_id] += SECTION_BOOST * share
+        """Raise the passages under the parts of a report the question names: by SECTION_BOOST (z-score
+        units) times the share of named parts a passage is under."""
+        named = named_sections(query)
+        if named:
+            for chunk_id in fused:
+                fused[chunk_id] += SECTION_BOOST * section_share(named, self.rows[chunk_id].get("section", ""))
 
     def _hit(self, chunk_id: str) -> Hit:
         return Hit.from_row(self.rows[chunk_id])
@@ -321,6 +320,17 @@ class Retriever:
     def question_terms(self, query: str) -> dict[str, tuple[float, float | None]]:
         """Stem -> (glossary weight, idf in the index or None), for choosing answer sentences (kb.answer)."""
         return {t: (w, self.lexical.idf(t)) for t, w in self.lexical_terms(query).items()}
+
+
+def named_sections(question: str) -> list[tuple]:
+    """The parts of a report the question names, as (test, match) pairs of SECTION_REFERENCES."""
+    return [(test, m) for pattern, test in SECTION_REFERENCES for m in pattern.finditer(question)]
+
+
+def section_share(named: list[tuple], section: str) -> float:
+    """The share of the `named` parts that a passage with section path `section` ("A > B") is under."""
+    parts = [p.strip() for p in section.split(" > ")]
+    return sum(1 for test, m in named if test(m, parts)) / len(named) if named else 0.0
 
 
 def score_fusion(legs: dict[str, list[tuple[str, float]]]) -> dict[str, float]:
