@@ -52,17 +52,20 @@ SECTION_BOOST = 1.0  # z-score units; 0.5-2 on the development set, 1 and 2 alik
 # "the introduction of a scheme" names no chapter, "de samenvatting van hoofdstuk 1" does.
 _NOT_OF = (r"(?!\s+(?:of|van)\s+(?!(?:de\s+|het\s+|the\s+)?(?:hoofdstuk|chapter|paragraaf|section|rapport|report"
            r"|rapportage|voortgangsrapportage|progress\s+report)\b))")
+
+
+def _top_part(name: str):
+    """The test for a report part that is a top-level heading of its own ("Voorwoord", "Tot slot")."""
+    return lambda m, parts: parts[0].lower() == name
+
+
 SECTION_REFERENCES = [
-    (re.compile(r"\bvoorwoord\b|\bthe\s+(?:foreword|preface)\b", re.I),
-     lambda m, parts: parts[0].lower() == "voorwoord"),
-    (re.compile(r"\b(?:de|het)\s+inleiding\b" + _NOT_OF + r"|\bthe\s+introduction\b" + _NOT_OF, re.I),
-     lambda m, parts: parts[0].lower() == "inleiding"),
+    (re.compile(r"\bvoorwoord\b|\bthe\s+(?:foreword|preface)\b", re.I), _top_part("voorwoord")),
+    (re.compile(r"\b(?:(?:de|het)\s+inleiding|the\s+introduction)\b" + _NOT_OF, re.I), _top_part("inleiding")),
     # "Tot slot" only as a name ("onder 'Tot slot'"): "Tot slot nog een vraag" is a way to end a conversation.
     (re.compile(r"\bslothoofdstuk|\b(?:hoofdstuk|onder|deel)\s+['‘\"]?tot\s+slot\b|['‘\"]tot\s+slot['’\"]"
-                r"|\b(?:closing|final|concluding|last)\s+chapter\b", re.I),
-     lambda m, parts: parts[0].lower() == "tot slot"),
-    (re.compile(r"\bleeswijzer\b|\breading\s+guide\b", re.I),
-     lambda m, parts: parts[0].lower() == "leeswijzer"),
+                r"|\b(?:closing|final|concluding|last)\s+chapter\b", re.I), _top_part("tot slot")),
+    (re.compile(r"\bleeswijzer\b|\breading\s+guide\b", re.I), _top_part("leeswijzer")),
     (re.compile(r"\b(?:de|het|the)\s+(?:samenvatting|summary)\b" + _NOT_OF, re.I),
      lambda m, parts: any(p.lower() == "samenvatting" for p in parts)),
     (re.compile(r"(?:\b(?:hoofdstuk|chapter|paragraaf|section)\s+|§\s*)(\d+(?:\.\d+)*)(?![\d.]*\d)", re.I),
