@@ -1,12 +1,14 @@
 """Calibrate `kb ask`'s abstention on the development set: the thresholds on the best sentence's coverage
-and the best passage's cosine similarity (dense leg) that answer most answerable and abstain on most unanswerable questions.
+and the best passage's cosine similarity (dense leg) that answer most answerable and abstain on most unanswerable
+questions, for Dutch and for English questions apart (an English question scores lower against Dutch passages).
 
     .venv/bin/python bench/calibrate.py [--qa FILE ...] [--index-dir DIR]
 
 Objective: answered/answerable + abstained/unanswerable (each class counts equally, however many
 questions it has), subject to answering at least 95% of the answerable questions (the issue's
-acceptance bound). Thresholds lie halfway between neighbouring observed values; ties go to the lowest (answer when in doubt). Prints the grid's best
-pairs; the chosen pair goes into kb/answer.py (MIN_COVERAGE, MIN_DENSE). Tune on the development set only.
+acceptance bound), in each language. Thresholds lie halfway between neighbouring observed values; ties go to
+the lowest (answer when in doubt). Prints the grid's best pairs per language; the best pair of each goes into
+kb/answer.py (THRESHOLDS). Tune on the development set only.
 """
 from __future__ import annotations
 
@@ -25,12 +27,12 @@ MIN_ANSWERED = 0.95
 
 def features(kb, questions: list[dict]) -> list[tuple[float, float, bool]]:
     """(coverage, top cosine, answerable) per question, with abstention switched off."""
-    saved = answer.MIN_COVERAGE, answer.MIN_DENSE
-    answer.MIN_COVERAGE, answer.MIN_DENSE = -1.0, float("-inf")
+    saved = answer.THRESHOLDS
+    answer.THRESHOLDS = {language: (-1.0, float("-inf")) for language in saved}
     try:
         return [(*kb.ask(q["question"]).confidence, bool(q.get("gold"))) for q in questions]
     finally:
-        answer.MIN_COVERAGE, answer.MIN_DENSE = saved
+        answer.THRESHOLDS = saved
 
 
 def best_thresholds(rows: list[tuple[float, float, bool]]) -> list[tuple[float, float, float, int, int]]:
@@ -65,12 +67,15 @@ def main() -> None:
     parser.add_argument("--index-dir", type=Path, default=None)
     args = parser.parse_args()
     kb = KnowledgeBase(Config.load(index_dir=args.index_dir) if args.index_dir else None)
-    rows = features(kb, [q for path in args.qa for q in load_questions(path)])
-    for objective, c, s, answered, abstained in best_thresholds(rows)[:10]:
-        print(f"coverage >= {c:.3f}  cosine >= {s:.3f}  answered {answered}/{sum(r[2] for r in rows)}  "
-              f"abstained {abstained}/{sum(not r[2] for r in rows)}  objective {objective:.3f}")
-    print("\nunanswerable:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if not ok))
-    print("answerable, lowest coverage:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if ok)[:10])
+    questions = [q for path in args.qa for q in load_questions(path)]
+    for language, english in (("Dutch", False), ("English", True)):
+        rows = features(kb, [q for q in questions if answer.in_english(q["question"]) == english])
+        print(f"{language} questions: {sum(r[2] for r in rows)} answerable, {sum(not r[2] for r in rows)} unanswerable")
+        for objective, c, s, answered, abstained in best_thresholds(rows)[:10]:
+            print(f"coverage >= {c:.4f}  cosine >= {s:.4f}  answered {answered}/{sum(r[2] for r in rows)}  "
+                  f"abstained {abstained}/{sum(not r[2] for r in rows)}  objective {objective:.3f}")
+        print("unanswerable:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if not ok))
+        print("answerable, lowest coverage:", sorted((round(c, 3), round(s, 2)) for c, s, ok in rows if ok)[:10], "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 document order, and every [n] supported by its passage."""
 import pytest
 
-from kb.answer import asks_for, citation_supported, compose
+from kb.answer import THRESHOLDS, asks_for, citation_supported, compose
 from kb.retrieve import Hit
 
 TEXT = ("Zorgtafel\n"
@@ -53,6 +53,17 @@ def test_unrelated_or_far_questions_are_not_answered():
     assert not compose("Wie zitten aan de Zorgtafel?", [hit(dense=0.7)]).found  # the passage is not near the question
 
 
+def test_an_english_question_needs_less_cosine_than_a_dutch_one():
+    # An English question scores lower against Dutch passages (kb.answer.THRESHOLDS, calibrated per language):
+    # a passage as near as this one answers it, where the same nearness is too far for a Dutch question.
+    dutch_cosine, english_cosine = THRESHOLDS["nl"][1], THRESHOLDS["en"][1]
+    between = (dutch_cosine + english_cosine) / 2
+    assert english_cosine < between < dutch_cosine
+    assert compose("Who sits at the Zorgtafel?", [hit(dense=between)]).found
+    assert not compose("Wie zitten aan de Zorgtafel?", [hit(dense=between)]).found
+    assert compose("Wie zitten aan de Zorgtafel?", [hit(dense=dutch_cosine)]).found
+
+
 def test_near_duplicates_are_quoted_once_and_passages_in_document_order():
     later = hit("Aan de Zorgtafel zitten ziekenhuizen, gemeenten en de GGD.", rank=1, chunk="a#1", start=500)
     earlier = hit(TEXT, rank=2, chunk="a#0", start=0)
@@ -72,3 +83,15 @@ def test_headings_that_open_a_passage_are_not_quoted():
     answer = compose("Wat willen Provinciale Staten met de relatie tussen PS en GS in de participatieroute?", [h])
     assert answer.found and answer.answer.startswith("Provinciale Staten willen")
     assert "PARTICIPATIEROUTE" not in answer.answer and "3. Relatie" not in answer.answer
+
+
+def test_a_footnote_is_quoted_without_its_number():
+    # A PDF text layer writes a footnote as its number, a tab and its text, below the page's last paragraph.
+    text = ("De zorgvraag stijgt door de dubbele vergrijzing1 in Flevoland.\n"
+            "1\t Met dubbele vergrijzing bedoelen we dat het aandeel ouderen en het aandeel hoogbejaarden groeien.")
+    answer = compose("Wat wordt bedoeld met dubbele vergrijzing?", [hit(text)])
+    assert answer.found and "Met dubbele vergrijzing bedoelen we" in answer.answer
+    assert "1 Met" not in answer.answer and citation_supported(answer)
+    # Nor is the footnote's number an answer to a "how often" question.
+    assert not compose("Hoe vaak komen ouderen samen in het buurthuis?",
+                       [hit("2\t Ouderen komen samen in het buurthuis.")]).found
