@@ -79,7 +79,7 @@ NUMBER_WORDS = ("twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twinti
 COUNT = re.compile(rf"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*(?![\w.]\w)|\b(?:{NUMBER_WORDS})\b", re.I)
 BULLET_START = re.compile(r"^[•●▪◦\-–*−]\s*")
 # A footnote's number before its text, as PDF text layers write a footnote ("1\t Met dubbele vergrijzing ..."):
-# not part of the claim, and not a number a "hoeveel" question may take for its answer.
+# not part of the claim, and not a number that answers a "hoe vaak" question.
 FOOTNOTE_NUMBER = re.compile(r"\d{1,2}\t\s*")
 
 
