@@ -2,7 +2,7 @@
 document order, and every [n] supported by its passage."""
 import pytest
 
-from kb.answer import THRESHOLDS, asks_for, citation_supported, compose
+from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, compose
 from kb.retrieve import Hit
 
 TEXT = ("Zorgtafel\n"
@@ -95,3 +95,16 @@ def test_a_footnote_is_quoted_without_its_number():
     # Nor is the footnote's number an answer to a "how often" question.
     assert not compose("Hoe vaak komen ouderen samen in het buurthuis?",
                        [hit("2\t Ouderen komen samen in het buurthuis.")]).found
+
+
+def test_the_sentence_with_the_asked_fact_must_itself_be_about_the_question():
+    # "Hoe vaak ...": the frequency must come from a sentence about what is asked, not merely sit next to one.
+    beside = ("De Zorgtafel Flevoland bespreekt de regionale zorgagenda met ziekenhuizen en gemeenten. "
+              "Een item verschijnt elke vier weken op de regionale televisie.")
+    question = "Hoe vaak vergadert de Zorgtafel Flevoland over de zorgagenda?"
+    answer = compose(question, [hit(beside)])
+    assert not answer.found and answer.confidence[2] < FACT_COVERAGE
+    answer = compose(question, [hit("De Zorgtafel Flevoland vergadert elke vier weken over de zorgagenda.")])
+    assert answer.found and "elke vier weken" in answer.answer and citation_supported(answer)
+    # A question that asks for no particular kind of fact has no such condition.
+    assert compose("Wat bespreekt de Zorgtafel Flevoland?", [hit(beside)]).confidence[2] == 1.0
