@@ -5,7 +5,8 @@ that contains its sentence (checked by `citation_supported`). Sentences are chos
 of the question they cover (words weighted by idf, glossary synonyms and translations counted,
 compounds in part), not by counting shared words. When the retrieved passages do not answer
 the question (too little coverage, no passage near the question, no figure for a "hoeveel"
-question), the answer says so instead of citing something unrelated; the nearest passages stay in `hits`.
+question, or one only in a sentence about something else), the answer says so instead of citing
+something unrelated; the nearest passages stay in `hits`.
 """
 from __future__ import annotations
 
