@@ -264,7 +264,8 @@ def verify(ctx, repair, as_json):
 @json_option
 @click.pass_context
 def evaluate_cmd(ctx, qa_file, mode, as_json):
-    """Meet Recall@1/5/10 en MRR@10 op een vragenbestand (JSONL), en hoe `ask` antwoordt of zwijgt."""
+    """Meet Recall@1/5/10 en MRR@10 op een vragenbestand (JSONL), en hoe `ask` antwoordt of zwijgt; elk cijfer
+    met zijn 95%-interval (bootstrap over de vragen)."""
     from kb.evaluate import evaluate, evaluate_answers, load_questions
 
     questions = load_questions(qa_file)
@@ -278,10 +279,22 @@ def evaluate_cmd(ctx, qa_file, mode, as_json):
     for m, groups in results.items():
         for g, r in sorted(groups.items(), key=lambda x: x[0] != "overall"):
             click.echo(f"{m:<8} {g:<16} {r['n']:>3} {r['recall@1']:>6} {r['recall@5']:>6} {r['recall@10']:>6} {r['mrr@10']:>7}")
+    click.echo("\n95%-intervallen (bootstrap over de vragen), alle vragen samen:")
+    for m, groups in results.items():
+        if "overall" not in groups:  # no answerable question in the file
+            continue
+        ci = groups["overall"]["ci95"]
+        click.echo(f"{m:<8} " + ", ".join(f"{name} {_span(ci[key])}" for name, key in
+                                          (("R@1", "recall@1"), ("R@5", "recall@5"), ("MRR@10", "mrr@10"))))
+    ci = answers["ci95"]
     click.echo(f"\nask: {answers['answered']}/{answers['answerable']} beantwoordbare vragen beantwoord "
-               f"({answers['answered_citing_gold']} met de juiste passage als bron); "
-               f"{answers['abstained']}/{answers['unanswerable']} onbeantwoordbare vragen: niet gevonden; "
-               f"bronnen kloppen: {answers['citations_supported']}")
+               f"({_span(ci['answered'])}; {answers['answered_citing_gold']} met de juiste passage als bron); "
+               f"{answers['abstained']}/{answers['unanswerable']} onbeantwoordbare vragen: niet gevonden "
+               f"({_span(ci['abstained'])}); bronnen kloppen: {answers['citations_supported']}")
+
+
+def _span(bounds: list[float]) -> str:
+    return f"{bounds[0]:.2f}–{bounds[1]:.2f}"
 
 
 @cli.command()

@@ -166,6 +166,31 @@ def test_every_citation_marker_resolves_on_the_dev_set(index):
     assert answered > 0
 
 
+def test_eval_gives_every_figure_with_its_interval(index, tmp_path):
+    """`kb eval` on a small file: the point figures lie inside their 95% bootstrap intervals, and the text
+    output prints them too."""
+    folder, _, _ = index
+    from kb.evaluate import load_questions
+
+    dev = load_questions(ROOT / "tests/data/dev_questions.jsonl")
+    picked = [q for q in dev if q["gold"]][:6] + [q for q in dev if not q["gold"]][:3]
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(q, ensure_ascii=False) for q in picked), encoding="utf-8")
+    data = json.loads(run(folder, "eval", "--qa", str(qa), "--mode", "hybrid", "--json").output)
+    overall = data["hybrid"]["overall"]
+    assert overall["n"] == 6
+    for name in ("recall@1", "recall@5", "recall@10", "mrr@10"):
+        low, high = overall["ci95"][name]
+        assert low <= overall[name] <= high, name
+    answers = data["answers"]
+    assert (answers["answerable"], answers["unanswerable"]) == (6, 3)
+    for name, total in (("answered", 6), ("abstained", 3)):
+        low, high = answers["ci95"][name]
+        assert low <= answers[name] / total <= high, name
+    text = run(folder, "eval", "--qa", str(qa), "--mode", "hybrid").output
+    assert "95%-intervallen" in text and "MRR@10 " in text
+
+
 OFF_TOPIC = ["Wat is de hoofdstad van Frankrijk?", "What is the capital of France?", "Hoe laat vertrekt de trein naar Zwolle?",
              "Hoeveel windmolens staan er in de Noordoostpolder?", "Wat kost een parkeervergunning in Almere?",
              "Hoe vraag ik een paspoort aan?", "Welke dijken worden versterkt langs het Markermeer?",

@@ -1,7 +1,7 @@
 """The question-file reader and the metrics of `kb eval`."""
 import pytest
 
-from kb.evaluate import _metrics, first_relevant_rank, load_questions
+from kb.evaluate import _metrics, first_relevant_rank, interval, load_questions
 from kb.retrieve import Hit
 
 
@@ -25,3 +25,15 @@ def test_metrics():
     m = _metrics([1, 3, None, 7])
     assert (m["recall@1"], m["recall@5"], m["recall@10"]) == (0.25, 0.5, 0.75)
     assert m["mrr@10"] == round((1 + 1 / 3 + 1 / 7) / 4, 3)
+
+
+def test_each_figure_comes_with_a_bootstrap_interval_that_narrows_with_more_questions():
+    m = _metrics([1, 3, None, 7])
+    for name in ("recall@1", "recall@5", "recall@10", "mrr@10"):
+        low, high = m["ci95"][name]
+        assert 0.0 <= low <= m[name] <= high <= 1.0, name
+    assert m["ci95"]["recall@1"][0] < m["ci95"]["recall@1"][1]  # 1 of 4 found first: far from certain
+    few, many = interval([1.0, 0.0] * 10), interval([1.0, 0.0] * 200)
+    assert few[0] < many[0] <= 0.5 <= many[1] < few[1]
+    assert interval([1.0] * 30) == [1.0, 1.0] and interval([]) == [0.0, 0.0]
+    assert interval([1.0, 0.0, 1.0]) == interval([1.0, 0.0, 1.0])  # seeded: the same every run
