@@ -288,9 +288,9 @@ def evaluate_cmd(ctx, qa_file, mode, as_json):
                                           (("R@1", "recall@1"), ("R@5", "recall@5"), ("MRR@10", "mrr@10"))))
     ci = answers["ci95"]
     click.echo(f"\nask: {answers['answered']}/{answers['answerable']} beantwoordbare vragen beantwoord "
-               f"({_span(ci['answered'])}; {answers['answered_citing_gold']} met de juiste passage als bron); "
+               f"(95%-interval {_span(ci['answered'])}; {answers['answered_citing_gold']} met de juiste passage als bron); "
                f"{answers['abstained']}/{answers['unanswerable']} onbeantwoordbare vragen: niet gevonden "
-               f"({_span(ci['abstained'])}); bronnen kloppen: {answers['citations_supported']}")
+               f"(95%-interval {_span(ci['abstained'])}); bronnen kloppen: {answers['citations_supported']}")
 
 
 def _span(bounds: list[float]) -> str:
