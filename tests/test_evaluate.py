@@ -1,7 +1,7 @@
 """The question-file reader and the metrics of `kb eval`."""
 import pytest
 
-from kb.evaluate import _metrics, first_relevant_rank, interval, load_questions
+from kb.evaluate import metrics, first_relevant_rank, interval, load_questions
 from kb.retrieve import Hit
 
 
@@ -21,14 +21,14 @@ def test_gold_matches_after_collapsing_whitespace():
     assert first_relevant_rank(hits, ["Limburg"]) is None
 
 
-def test_metrics():
-    m = _metrics([1, 3, None, 7])
+def testmetrics():
+    m = metrics([1, 3, None, 7])
     assert (m["recall@1"], m["recall@5"], m["recall@10"]) == (0.25, 0.5, 0.75)
     assert m["mrr@10"] == round((1 + 1 / 3 + 1 / 7) / 4, 3)
 
 
 def test_each_figure_comes_with_a_bootstrap_interval_that_narrows_with_more_questions():
-    m = _metrics([1, 3, None, 7])
+    m = metrics([1, 3, None, 7])
     for name in ("recall@1", "recall@5", "recall@10", "mrr@10"):
         low, high = m["ci95"][name]
         assert 0.0 <= low <= m[name] <= high <= 1.0, name
