@@ -142,7 +142,7 @@ def table(results: dict, qa: list[Path]) -> str:
     for name, r in results.items():
         ci = r["groups"]["overall"]["ci95"]
         leads = [_lead(r["lead_of_kb"][m]) if "lead_of_kb" in r else "—" for m in ("recall@5", "mrr@10")]
-        lines.append(f"| {name} | " + " | ".join(f"{ci[m][0]}–{ci[m][1]}" for m in ("recall@1", "recall@5", "mrr@10"))
+        lines.append(f"| {name} | " + " | ".join(f"{ci[m][0]:.3f}–{ci[m][1]:.3f}" for m in ("recall@1", "recall@5", "mrr@10"))
                      + " | " + " | ".join(leads) + " |")
     groups = sorted({g for r in results.values() for g in r["groups"]} - {"overall"})
     lines += ["", "Recall@5 per question group:", "",
