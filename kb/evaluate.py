@@ -83,9 +83,7 @@ def interval(values: list[float], resamples: int = 2000, seed: int = 0) -> list[
 def evaluate_answers(ask, questions: list[dict]) -> dict:
     from kb.answer import citation_supported
 
-    answerable = [q for q in questions if q.get("gold")]
-    negative = [q for q in questions if not q.get("gold")]
-    answered, abstained = [], []
+    answered, abstained = [], []  # 1.0 or 0.0 per answerable / unanswerable question
     cited = supported = 0
     for q in questions:
         answer = ask(q["question"])
@@ -96,7 +94,7 @@ def evaluate_answers(ask, questions: list[dict]) -> dict:
         answered.append(float(answer.found))
         cited_ids = {c["chunk_id"] for c in answer.citations}
         cited += first_relevant_rank([h for h in answer.hits if h.id in cited_ids], q["gold"]) is not None
-    return {"answerable": len(answerable), "answered": int(sum(answered)), "answered_citing_gold": cited,
-            "unanswerable": len(negative), "abstained": int(sum(abstained)),
+    return {"answerable": len(answered), "answered": int(sum(answered)), "answered_citing_gold": cited,
+            "unanswerable": len(abstained), "abstained": int(sum(abstained)),
             "citations_supported": f"{supported}/{len(questions)}",
             "ci95": {"answered": interval(answered), "abstained": interval(abstained)}}

@@ -1,7 +1,7 @@
 """The question-file reader and the metrics of `kb eval`."""
 import pytest
 
-from kb.evaluate import metrics, first_relevant_rank, interval, load_questions
+from kb.evaluate import first_relevant_rank, interval, load_questions, metrics
 from kb.retrieve import Hit
 
 
@@ -21,7 +21,7 @@ def test_gold_matches_after_collapsing_whitespace():
     assert first_relevant_rank(hits, ["Limburg"]) is None
 
 
-def testmetrics():
+def test_metrics():
     m = metrics([1, 3, None, 7])
     assert (m["recall@1"], m["recall@5"], m["recall@10"]) == (0.25, 0.5, 0.75)
     assert m["mrr@10"] == round((1 + 1 / 3 + 1 / 7) / 4, 3)
