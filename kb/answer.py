@@ -65,6 +65,13 @@ PERSON_QUESTION = re.compile(r"^\W*(wie (is|was) (de|het)|who (is|was) the)\b|"
                              r"commissaris|programmamanager|alderman|mayor|director|chair)", re.I)
 PLACE_QUESTION = re.compile(r"^\W*((in|op|uit) )?(welke|which) (gemeente|plaats|stad|dorp|wijk|kern|municipality|"
                             r"town|city|village)\b", re.I)
+# What a question names: a capitalised word that does not open a sentence (in a Dutch question only: English
+# capitalises ordinary words in titles, "the Week against Loneliness"), an acronym or a year. When the documents
+# never mention one of them ("de blauwalg in het Veluwemeer", "Lelystad Airport", "the TNO study"), they cannot
+# answer the question, however near its other words come (kb.retrieve.Retriever.unmentioned).
+SENTENCE_BREAK = re.compile(r"[.!?:;]\s+|\n")
+ACRONYM_OR_YEAR = re.compile(r"[A-Z][A-Z0-9]+|(?:19|20)\d\d")
+ROMAN_NUMERAL = re.compile(r"[IVXLC]+")  # "fase II"
 HAS_FREQUENCY = re.compile(r"\b(jaarlijks|halfjaarlijks|maandelijks|wekelijks|dagelijks|elke|iedere|keer|maal|"
                            r"per (jaar|maand|week|dag)|annually|monthly|weekly|every|times)\b", re.I)
 # A person's name: initials and a surname ("E.M. Krijns"), or two capitalised words, possibly with a
@@ -96,13 +103,14 @@ class Answer:
     citations: list[dict] = field(default_factory=list)
     hits: list[Hit] = field(default_factory=list)
     found: bool = True
+    missing: list[str] = field(default_factory=list)  # what the question names that no passage mentions
     query: str = ""  # what was searched: the question, or a follow-up completed from the conversation
     # (best sentence's coverage, best passage's cosine similarity, coverage of the best sentence with the asked fact)
     confidence: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "query": self.query or self.question, "answer": self.answer,
-                "found": self.found, "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
+                "found": self.found, "missing": self.missing, "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
 
 
 def in_english(question: str) -> bool:
@@ -114,16 +122,40 @@ def thresholds(question: str) -> tuple[float, float]:
     return THRESHOLDS["en" if in_english(question) else "nl"]
 
 
-def not_found(question: str, hits: list[Hit]) -> Answer:
-    """'Nothing found', in English for a question asked in English; the nearest passages stay in `hits`."""
-    return Answer(question, NOT_FOUND_EN if in_english(question) else NOT_FOUND, [], hits, found=False)
+def not_found(question: str, hits: list[Hit], missing: list[str] | None = None) -> Answer:
+    """'Nothing found', in English for a question asked in English, and which of the question's names the
+    documents never mention (`missing`); the nearest passages stay in `hits`."""
+    english = in_english(question)
+    text = NOT_FOUND_EN if english else NOT_FOUND
+    if missing:
+        quoted = [f"‘{word}’" for word in missing]
+        listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {'and' if english else 'en'} {quoted[-1]}"
+        text = f"{text[:-1]}: they never mention {listed}." if english else f"{text[:-1]}: ze noemen {listed} nergens."
+    return Answer(question, text, [], hits, found=False, missing=list(missing or []))
+
+
+def mentions(question: str) -> list[str]:
+    """The names, acronyms and years in `question` (SENTENCE_BREAK, ACRONYM_OR_YEAR), each once, in order: of
+    a hyphenated word its first part ("Natura 2000-gebieden" -> 2000, "WEL-netwerken" -> WEL), without "'s"."""
+    dutch = not in_english(question)
+    found = []
+    for sentence in SENTENCE_BREAK.split(question):
+        for i, token in enumerate(re.findall(r"\w[\w'’-]*", sentence)):
+            word = re.sub(r"['’]s$", "", token).split("-")[0]
+            if ROMAN_NUMERAL.fullmatch(word) or word in found:
+                continue
+            if ACRONYM_OR_YEAR.fullmatch(word) or (dutch and i > 0 and word[:1].isupper()):
+                found.append(word)
+    return found
 
 
 def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float | None]] | None = None,
-            max_sentences: int = 3, passages: int = 5, unknown_idf: float | None = None) -> Answer:
+            max_sentences: int = 3, passages: int = 5, unknown_idf: float | None = None,
+            missing: list[str] | None = None) -> Answer:
     """The answer: the sentences of the best passages that cover the question's terms best, near-duplicates
     removed, a list kept with its lead-in, in document order. `terms`: stem -> (glossary weight, idf or
-    None when no passage has it), from `Retriever.question_terms`; without them every stem weighs 1."""
+    None when no passage has it), from `Retriever.question_terms`; without them every stem weighs 1.
+    `missing`: what the question names that no passage mentions (`Retriever.unmentioned`): then no answer."""
     weights, total = term_weights(question, terms, unknown_idf)
     if not total or not hits:
         return not_found(question, hits)
@@ -142,8 +174,8 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     fact = max((c[5] for c in scored), default=0.0) if wants else 1.0  # no particular fact asked: no condition
     confidence = (scored[0][1] if scored else 0.0, max((h.dense or 0.0) for h in hits), fact)
     min_coverage, min_cosine = thresholds(question)
-    if not scored or confidence[0] < min_coverage or confidence[1] < min_cosine or fact < FACT_COVERAGE:
-        answer = not_found(question, hits)
+    if missing or not scored or confidence[0] < min_coverage or confidence[1] < min_cosine or fact < FACT_COVERAGE:
+        answer = not_found(question, hits, missing)
         answer.confidence = confidence
         return answer
     best = scored[0]

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from kb.access import FLAG as ACCESS_FLAG, visible
-from kb.answer import Answer, compose
+from kb.answer import Answer, compose, mentions
 from kb.config import Config
 from kb.conversation import follow_up_query
 from kb.ingest import Summary, ingest
@@ -64,7 +64,8 @@ class KnowledgeBase:
         with self._query_lock:
             hits = self.search(query, top_k=10, filters=filters)
             answer = compose(query, hits, self.retriever.question_terms(query),
-                             unknown_idf=self.retriever.lexical.rarest_idf())
+                             unknown_idf=self.retriever.lexical.rarest_idf(),
+                             missing=self.retriever.unmentioned(mentions(query), filters))
         answer.question, answer.query = question, query
         return answer
 

@@ -55,6 +55,14 @@ class Glossary:
                     weights[stem] = max(weights.get(stem, 0.0), 1.0)
         return weights
 
+    def knows(self, stem: str) -> bool:
+        """Whether `stem` is a stem of one of the glossary's terms or English words."""
+        if not hasattr(self, "_stems"):
+            groups, english = self._analyzed()
+            self._stems = {s for group in groups for _, stems in group for s in stems}
+            self._stems.update(s for _, stems, _ in english for s in stems)
+        return stem in self._stems
+
     def _analyzed(self):
         """The terms' stems and patterns, computed once (a query costs a millisecond, not ten)."""
         if not hasattr(self, "_cache"):

@@ -59,6 +59,16 @@ def analyze(text: str) -> list[str]:
     return stemmer.stemWords(words)
 
 
+def word_stems(word: str) -> set[str]:
+    """The stems a word may be indexed under: its own, and its base without a Dutch adjective or genitive
+    ending, which the stemmer keeps ("Lelystadse", "Flevers" -> Lelystad, Flever)."""
+    stems = set(analyze(word))
+    for ending in ("se", "s", "e"):
+        if word.lower().endswith(ending) and len(word) - len(ending) >= 4:
+            stems.update(analyze(word[:-len(ending)]))
+    return stems
+
+
 def _idf(n: int, df: int) -> float:
     """BM25's idf as bm25s computes it ("lucene"), for a stem that `df` of `n` chunks have."""
     return float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
@@ -152,6 +162,15 @@ class LexicalIndex:
         df = int(self._csc.indptr[term + 1] - self._csc.indptr[term])
         n = len(self._rows)
         return _idf(n, df) if df else None
+
+    def occurs(self, stem: str, mask: np.ndarray | None = None) -> bool:
+        """Whether a chunk that `mask` allows (None: any chunk) has `stem`."""
+        self._views()
+        term = self.vocab.get(stem)
+        if term is None or term >= self._csc.shape[1]:
+            return False
+        rows = self._csc.indices[self._csc.indptr[term]:self._csc.indptr[term + 1]]
+        return len(rows) > 0 and (mask is None or bool(mask[rows].any()))
 
     def rarest_idf(self) -> float:
         """The idf of a stem that one chunk has: what a word of a question that no chunk has weighs (kb.answer)."""

@@ -30,7 +30,7 @@ from kb.config import Config
 from kb.decisions import OUTCOMES, canonical_party, party_key
 from kb.errors import IndexMissing
 from kb.glossary import Glossary
-from kb.lexical import LexicalIndex
+from kb.lexical import LexicalIndex, word_stems
 from kb.store import open_collection
 from kb.tag import GENERAL, load_programme_lines
 
@@ -319,6 +319,14 @@ class Retriever:
         """The query's stems with the glossary's synonyms and translations (kb.glossary). Splitting
         unknown compounds on the index's vocabulary was tried too: no gain on the development set."""
         return self.glossary.expand(query)
+
+    def unmentioned(self, words: list[str], filters: Filters | None = None) -> list[str]:
+        """The `words` (a question's names, acronyms and years: kb.answer.mentions) that no passage the
+        filters allow has, in any form (kb.lexical.word_stems), and that the glossary does not know either.
+        Only the passages a reader may see count, so the answer reveals nothing of the others."""
+        mask = (filters or Filters()).mask(self.lexical)
+        return [w for w in words if (stems := word_stems(w)) and
+                not any(self.lexical.occurs(s, mask) or self.glossary.knows(s) for s in stems)]
 
     def question_terms(self, query: str) -> dict[str, tuple[float, float | None]]:
         """Stem -> (glossary weight, idf in the index or None), for choosing answer sentences (kb.answer)."""

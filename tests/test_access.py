@@ -98,6 +98,15 @@ def test_both_search_legs_filter_on_the_readers_groups(kb, mode):
     assert filtered == []  # the only article is besloten
 
 
+def test_a_name_only_a_restricted_document_mentions_is_as_unknown_to_others_as_any_name(kb):
+    """"ze noemen 'X' nergens" must not tell a reader that a document they may not read mentions X."""
+    assert not kb.ask(LIMBURG).missing and not kb.ask(LIMBURG, filters=Filters(groups=("besloten",))).missing
+    piet = kb.ask(LIMBURG, filters=Filters(groups=()))
+    nowhere = kb.ask(LIMBURG.replace("Limburg", "Zeeland"), filters=Filters(groups=()))
+    assert piet.missing == ["Limburg"] and nowhere.missing == ["Zeeland"] and not piet.found
+    assert piet.answer.replace("Limburg", "X") == nowhere.answer.replace("Zeeland", "X")
+
+
 def test_documents_overview_and_files_are_restricted(kb):
     assert docs(kb.documents(())) == {PUBLIC_DOC}
     assert docs(kb.documents(("besloten",))) == {PUBLIC_DOC, BESLOTEN_DOC}

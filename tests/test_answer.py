@@ -2,7 +2,7 @@
 document order, and every [n] supported by its passage."""
 import pytest
 
-from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, compose
+from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, compose, mentions
 from kb.retrieve import Hit
 
 TEXT = ("Zorgtafel\n"
@@ -108,3 +108,27 @@ def test_the_sentence_with_the_asked_fact_must_itself_be_about_the_question():
     assert answer.found and "elke vier weken" in answer.answer and citation_supported(answer)
     # A question that asks for no particular kind of fact has no such condition.
     assert compose("Wat bespreekt de Zorgtafel Flevoland?", [hit(beside)]).confidence[2] == 1.0
+
+
+@pytest.mark.parametrize("question, named", [
+    ("Hoe staat het met de blauwalg in het Veluwemeer?", ["Veluwemeer"]),
+    ("hoe staat het met Lelystad Airport?", ["Lelystad", "Airport"]),
+    ("Wat doen de GGD’s en het TNO in 2024?", ["GGD", "TNO", "2024"]),
+    ("Wat doet de provincie rond Natura 2000-gebieden?", ["Natura", "2000"]),
+    ("Onder welke naam draaien de WEL-netwerken in Urk en in Urk?", ["WEL", "Urk"]),
+    ("Hallo! Graag wil ik weten wat fase II inhoudt. Kan dat?", []),  # sentence starts, Roman numerals
+    ("What does the Week against Loneliness do in Almere?", []),  # English: capitals are not names
+    ("What did the TNO study find in 2021?", ["TNO", "2021"])])
+def test_what_a_question_names(question, named):
+    assert mentions(question) == named
+
+
+def test_a_name_the_documents_never_mention_means_no_answer():
+    question = "Wie zitten aan de Zorgtafel in het Veluwemeer?"
+    assert compose(question, [hit()]).found  # the passage covers the rest of the question
+    answer = compose(question, [hit()], missing=["Veluwemeer"])
+    assert not answer.found and not answer.citations and answer.hits
+    assert answer.answer == "Hierover staat niets in de geïndexeerde documenten: ze noemen ‘Veluwemeer’ nergens."
+    assert answer.missing == ["Veluwemeer"] and answer.to_dict()["missing"] == ["Veluwemeer"]
+    english = compose("Who sits at the Zorgtafel of TNO in 2040?", [hit()], missing=["TNO", "2040"])
+    assert english.answer == "The indexed documents say nothing about this: they never mention ‘TNO’ and ‘2040’."

@@ -211,10 +211,20 @@ def test_unrelated_questions_are_not_answered(index):
         if not data["found"]:
             expected = ("The indexed documents say nothing about this." if question.startswith("What") else
                         "Hierover staat niets in de geïndexeerde documenten.")
-            assert data["answer"] == expected and not data["citations"], question
+            assert data["answer"].startswith(expected[:-1]) and not data["citations"], question
             assert data["hits"], question  # the nearest passages are still there to offer
             abstained.append(question)
     assert len(abstained) >= 0.75 * len(OFF_TOPIC), sorted(set(OFF_TOPIC) - set(abstained))
+
+
+def test_a_place_the_documents_never_mention_is_named_in_the_not_found_answer(index):
+    folder, _, _ = index
+    data = json.loads(run(folder, "ask", "Hoe staat het met de blauwalg in het Veluwemeer?", "--json").output)
+    assert not data["found"] and data["missing"] == ["Veluwemeer"] and data["hits"]
+    assert data["answer"] == "Hierover staat niets in de geïndexeerde documenten: ze noemen ‘Veluwemeer’ nergens."
+    # A name the documents have in another form is not missing: "Lelystadse" for Lelystad (z018).
+    data = json.loads(run(folder, "ask", "Wat is de taak van de buurtconciërges in de Lelystadse wijken?", "--json").output)
+    assert data["found"] and data["missing"] == [] and data["citations"]
 
 
 def test_not_found_offers_the_nearest_passages_separately(index):

@@ -49,3 +49,9 @@ def test_weighted_query_scales_the_bm25_terms():
     plain = dict(table.search("Zorgtafel", None, 3))
     half = dict(table.search({analyze("Zorgtafel")[0]: 0.5}, None, 3))
     assert abs(half[2] - plain[2] / 2) < 1e-5
+
+
+def test_the_glossary_knows_the_stems_of_its_terms_and_english_words():
+    glossary = Glossary.load()
+    assert all(glossary.knows(s) for s in analyze("wijkconciërges loneliness HCA"))
+    assert not glossary.knows(analyze("Veluwemeer")[0])

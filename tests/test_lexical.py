@@ -3,7 +3,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from kb.lexical import LexicalIndex, analyze
+from kb.lexical import LexicalIndex, analyze, word_stems
 
 DOCS = {
     "zorg.txt": ["Eind 2019 is Zorgtafel Flevoland ontstaan: een samenwerkingsplatform met zorgverzekeraar en GGD.",
@@ -88,3 +88,22 @@ def test_a_hyphenated_compound_also_matches_the_joined_word():
     index.replace_document("a", "h", [{"id": "a#0", "doc_id": "a", "text": "De Flevoprincipes zijn onze toetssteen."},
                                       {"id": "a#1", "doc_id": "a", "text": "Principes van de provincie Flevoland."}])
     assert index.ids[index.search("Wat zijn de Flevo-principes?", None, 2)[0][0]] == "a#0"
+
+
+def test_a_word_occurs_only_in_the_chunks_a_mask_allows_and_only_while_indexed():
+    index = LexicalIndex()
+    for doc_id, texts in DOCS.items():
+        index.replace_document(doc_id, "h", rows(doc_id, texts))
+    stem = analyze("buurtconciërges")[0]
+    werk = np.array([i.startswith("werk.txt") for i in index.ids])
+    assert index.occurs(stem) and index.occurs(stem, werk) and not index.occurs(stem, ~werk)
+    assert not index.occurs(analyze("Veluwemeer")[0])
+    index.remove_documents(["werk.txt"])
+    assert not index.occurs(stem)
+
+
+def test_a_word_is_also_looked_for_without_its_adjective_or_genitive_ending():
+    assert analyze("Lelystad")[0] in word_stems("Lelystadse")
+    assert analyze("Flever")[0] in word_stems("Flevers")
+    assert word_stems("Urk") == set(analyze("Urk"))  # too short to lose an ending
+    assert word_stems("de") == set()  # a stop word has no stem
