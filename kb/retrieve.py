@@ -30,7 +30,7 @@ from kb.config import Config
 from kb.decisions import OUTCOMES, canonical_party, party_key
 from kb.errors import IndexMissing
 from kb.glossary import Glossary
-from kb.lexical import LexicalIndex, word_stems
+from kb.lexical import LexicalIndex, analyze, word_stems
 from kb.store import open_collection
 from kb.tag import GENERAL, load_programme_lines
 
@@ -322,11 +322,18 @@ class Retriever:
 
     def unmentioned(self, words: list[str], filters: Filters | None = None) -> list[str]:
         """The `words` (a question's names, acronyms and years: kb.answer.mentions) that no passage the
-        filters allow has, in any form (kb.lexical.word_stems), and that the glossary does not know either.
+        filters allow has, in any form (kb.lexical.word_stems) or as two words joined ("Regiodeal" for "Regio
+        Deal"), and that the glossary does not know either (its forms of names: "Almeerse" for Almere).
         Only the passages a reader may see count, so the answer reveals nothing of the others."""
         mask = (filters or Filters()).mask(self.lexical)
-        return [w for w in words if (stems := word_stems(w)) and
-                not any(self.lexical.occurs(s, mask) or self.glossary.knows(s) for s in stems)]
+
+        def known(stems) -> bool:
+            return any(self.lexical.occurs(s, mask) or self.glossary.knows(s) for s in stems)
+
+        def compound(word: str) -> bool:
+            return any(known(analyze(word[:i])) and known(analyze(word[i:])) for i in range(3, len(word) - 2))
+
+        return [w for w in words if (stems := word_stems(w)) and not known(stems) and not compound(w)]
 
     def question_terms(self, query: str) -> dict[str, tuple[float, float | None]]:
         """Stem -> (glossary weight, idf in the index or None), for choosing answer sentences (kb.answer)."""

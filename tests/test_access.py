@@ -65,6 +65,12 @@ def docs(items) -> set[str]:
     return {i["doc_id"] if isinstance(i, dict) else i.meta["doc_id"] for i in items}
 
 
+def tells_of_limburg(answer: str) -> bool:
+    """Whether an answer to LIMBURG says something about Limburg: only 004 does. "ze noemen ‘Limburg’ nergens"
+    echoes the reader's own word, which tells nothing."""
+    return "Limburg" in answer.replace("‘Limburg’", "")
+
+
 # --- documents and chunks -------------------------------------------------------------------------
 def test_manifest_access_values():
     assert document_groups(None) == document_groups(PUBLIC) == []
@@ -133,7 +139,7 @@ def test_the_app_shows_each_user_only_what_their_groups_may_read(kb, users):
     assert docs(app.api_search(LIMBURG, 20, request=piet)) == {PUBLIC_DOC}
     for request, shown in [(anna, True), (piet, False), (None, False)]:
         _, history, _, _, sources = app.chat(LIMBURG, [], [], [], "", "", "", "", request=request)
-        assert (BESLOTEN_DOC in sources) is shown and ("Limburg" in history[-1]["content"]) is shown
+        assert (BESLOTEN_DOC in sources) is shown and tells_of_limburg(history[-1]["content"]) is shown
         table = app.load(request)[5]
         assert (BESLOTEN_DOC in set(table["document"])) is shown
         assert (BESLOTEN_DOC in set(app.documents("", request)["document"])) is shown
@@ -211,7 +217,7 @@ def test_two_users_logged_in_over_http_see_different_documents(server):
     piet = Client(server, auth=("piet", PASSWORD["piet"]), verbose=False)
     assert docs(anna.predict(LIMBURG, api_name="/vraag")["citations"]) == {BESLOTEN_DOC}
     answer = piet.predict(LIMBURG, api_name="/vraag")
-    assert BESLOTEN_DOC not in json.dumps(answer) and "Limburg" not in answer["answer"]
+    assert BESLOTEN_DOC not in json.dumps(answer) and not tells_of_limburg(answer["answer"])
     assert BESLOTEN_DOC in docs(anna.predict(LIMBURG, 20, api_name="/zoek"))
     assert docs(piet.predict(LIMBURG, 20, api_name="/zoek")) == {PUBLIC_DOC}
 
@@ -255,7 +261,7 @@ def test_in_the_browser_each_user_logs_in_and_sees_only_their_documents(server, 
         page.wait_for_selector("#kb-filter-type")
         answer = ask(page, LIMBURG)
         sources = page.locator("#kb-sources").inner_html()
-        assert (BESLOTEN_DOC in sources) is shown and ("Limburg" in answer) is shown, name
+        assert (BESLOTEN_DOC in sources) is shown and tells_of_limburg(answer) is shown, name
         page.get_by_role("tab", name="Documenten").click()
         page.wait_for_function("() => document.querySelector('#kb-documents [role=grid]')?.ariaRowCount >= '2'")
         grid = page.locator("#kb-documents [role=grid]").inner_text()

@@ -227,6 +227,22 @@ def test_a_place_the_documents_never_mention_is_named_in_the_not_found_answer(in
     assert data["found"] and data["missing"] == [] and data["citations"]
 
 
+@pytest.mark.parametrize("question, missing", [
+    ("Welke Almeerse wijken hebben buurtconciërges?", []),  # the glossary's forms of names
+    ("Wat doet de provincie voor Urker jongeren?", []),
+    ("Wat deed de provincie tijdens COVID-19?", []),
+    ("Wat levert de Regiodeal op?", []),  # the documents write "Regio Deal"
+    ("Wat doen de Flevers netwerken?", []),  # a genitive ending
+    ("Hoeveel draagt de provincie bij aan de Markerwadden en de A6?", ["Markerwadden", "A6"])])
+def test_names_in_other_forms_are_mentioned_and_the_others_missing(index, question, missing):
+    from kb.answer import mentions
+    from kb.api import KnowledgeBase
+    from kb.config import Config
+
+    folder, _, _ = index
+    assert KnowledgeBase(Config.load(index_dir=folder / "indexes")).retriever.unmentioned(mentions(question)) == missing
+
+
 def test_not_found_offers_the_nearest_passages_separately(index):
     folder, _, _ = index
     output = run(folder, "ask", "Hoeveel inwoners heeft Urk?").output

@@ -55,3 +55,11 @@ def test_the_glossary_knows_the_stems_of_its_terms_and_english_words():
     glossary = Glossary.load()
     assert all(glossary.knows(s) for s in analyze("wijkconciërges loneliness HCA"))
     assert not glossary.knows(analyze("Veluwemeer")[0])
+
+
+def test_another_form_of_a_name_also_searches_the_name_one_way():
+    glossary = Glossary.load()
+    almere = analyze("Almere")[0]
+    assert glossary.expand("Welke Almeerse wijken?")[almere] == SYNONYM_WEIGHT
+    assert set(glossary.expand("Welke wijken in Almere?")) == set(analyze("Welke wijken in Almere?"))
+    assert glossary.knows(analyze("Urker")[0]) and glossary.knows(analyze("COVID-19")[0])
