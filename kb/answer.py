@@ -110,7 +110,8 @@ class Answer:
 
     def to_dict(self) -> dict:
         return {"question": self.question, "query": self.query or self.question, "answer": self.answer,
-                "found": self.found, "missing": self.missing, "citations": self.citations, "hits": [h.to_dict() for h in self.hits]}
+                "found": self.found, "missing": self.missing, "citations": self.citations,
+                "hits": [h.to_dict() for h in self.hits]}
 
 
 def in_english(question: str) -> bool:
@@ -128,8 +129,8 @@ def not_found(question: str, hits: list[Hit], missing: list[str] | None = None) 
     english = in_english(question)
     text = NOT_FOUND_EN if english else NOT_FOUND
     if missing:
-        quoted = [f"‘{word}’" for word in missing]
-        listed = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} {'and' if english else 'en'} {quoted[-1]}"
+        *rest, last = [f"‘{word}’" for word in missing]
+        listed = f"{', '.join(rest)} {'and' if english else 'en'} {last}" if rest else last
         text = f"{text[:-1]}: they never mention {listed}." if english else f"{text[:-1]}: ze noemen {listed} nergens."
     return Answer(question, text, [], hits, found=False, missing=list(missing or []))
 
@@ -158,7 +159,7 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     `missing`: what the question names that no passage mentions (`Retriever.unmentioned`): then no answer."""
     weights, total = term_weights(question, terms, unknown_idf)
     if not total or not hits:
-        return not_found(question, hits)
+        return not_found(question, hits, missing)
     wants = asks_for(question)
     scored = []
     for hit in hits[:passages]:
