@@ -30,13 +30,12 @@ MIN_ANSWERED = 0.95
 def features(kb, questions: list[dict]) -> list[tuple[float, float, float, bool]]:
     """(coverage, top cosine, coverage of the asked fact's sentence, answerable) per question, with abstention
     switched off. A question that names something no passage mentions is never answered, whatever the
-    thresholds (kb.answer.mentions): its row is all zeros."""
+    thresholds (kb.answer.mentions): compose reads no passage for it, so its row is all zeros."""
     saved = answer.THRESHOLDS, answer.FACT_COVERAGE
     answer.THRESHOLDS = {language: (-1.0, float("-inf")) for language in saved[0]}
     answer.FACT_COVERAGE = -1.0
     try:
-        answers = [(kb.ask(q["question"]), bool(q.get("gold"))) for q in questions]
-        return [(*((0.0, 0.0, 0.0) if a.missing else a.confidence), ok) for a, ok in answers]
+        return [(*kb.ask(q["question"]).confidence, bool(q.get("gold"))) for q in questions]
     finally:
         answer.THRESHOLDS, answer.FACT_COVERAGE = saved
 

@@ -156,9 +156,10 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     """The answer: the sentences of the best passages that cover the question's terms best, near-duplicates
     removed, a list kept with its lead-in, in document order. `terms`: stem -> (glossary weight, idf or
     None when no passage has it), from `Retriever.question_terms`; without them every stem weighs 1.
-    `missing`: what the question names that no passage mentions (`Retriever.unmentioned`): then no answer."""
+    `missing`: what the question names that no passage mentions (`Retriever.unmentioned`): then no answer, and
+    no passage is read for one (`confidence` stays zero)."""
     weights, total = term_weights(question, terms, unknown_idf)
-    if not total or not hits:
+    if missing or not total or not hits:
         return not_found(question, hits, missing)
     wants = asks_for(question)
     scored = []
@@ -175,7 +176,7 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     fact = max((c[5] for c in scored), default=0.0) if wants else 1.0  # no particular fact asked: no condition
     confidence = (scored[0][1] if scored else 0.0, max((h.dense or 0.0) for h in hits), fact)
     min_coverage, min_cosine = thresholds(question)
-    if missing or not scored or confidence[0] < min_coverage or confidence[1] < min_cosine or fact < FACT_COVERAGE:
+    if not scored or confidence[0] < min_coverage or confidence[1] < min_cosine or fact < FACT_COVERAGE:
         answer = not_found(question, hits, missing)
         answer.confidence = confidence
         return answer
