@@ -150,6 +150,7 @@ class KnowledgeBase:
                 "per_doc_type_chunks": per_type, "index_bytes": size, "index_dir": str(self.config.index_dir),
                 "last_changed": updated, "last_ingest": ingested, "embed_model": self.retriever.embed.model_name,
                 "search_legs": self.retriever.legs, "encoder_passes_per_question": self.retriever.encoder_passes,
+                "query_adapter": self.retriever.adapter.info if self.retriever.adapter else None,
                 "chroma": self.config.chroma_url or "embedded", "document_list": documents}
 
     def _cached(self, key: str, compute):

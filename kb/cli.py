@@ -228,6 +228,8 @@ def stats(ctx, as_json):
     passes = data["encoder_passes_per_question"]
     click.echo(f"Embeddingmodel: {data['embed_model']}   zoekbenen: {', '.join(LEG_NAMES[l] for l in data['search_legs'])} "
                f"({passes} modelaanroep{'en' if passes > 1 else ''} per vraag)")
+    adapter = data["query_adapter"]
+    click.echo(f"Vraag-adapter: getraind op {adapter['questions']} vragen" if adapter else "Vraag-adapter: geen")
     click.echo("Passages per programmalijn: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_programme_line"].items())))
     click.echo("Passages per documenttype: " + ", ".join(f"{k} {v}" for k, v in sorted(data["per_doc_type_chunks"].items())))
     for d in data["document_list"]:
