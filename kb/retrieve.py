@@ -171,7 +171,7 @@ class Hit:
     text: str
     meta: dict
     score: float = 0.0
-    # cosine of the question (before kb.adapt) and the passage: for the dense leg's finds; for every hit when an adapter ranks
+    # cosine of the question (before kb.adapt) and the passage: the dense leg's finds, every hit if an adapter ranks
     dense: float | None = None
     lexical: float | None = None  # BM25 score, when the lexical leg found it
     sentence: float | None = None  # cosine similarity of its best sentence (hybrid mode)
