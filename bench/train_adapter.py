@@ -26,8 +26,7 @@ import numpy as np  # noqa: E402
 from kb.adapt import QueryAdapter, adapter_path  # noqa: E402
 from kb.api import KnowledgeBase  # noqa: E402
 from kb.config import Config  # noqa: E402
-from kb.evaluate import evaluate, load_questions  # noqa: E402
-from kb.sentences import collapse  # noqa: E402
+from kb.evaluate import evaluate, load_questions, relevant as is_relevant  # noqa: E402
 
 DEVELOPMENT = ["dev", "test", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6"]
 FIGURES = ("recall@1", "recall@5", "recall@10", "mrr@10")
@@ -35,19 +34,17 @@ FIGURES = ("recall@1", "recall@5", "recall@10", "mrr@10")
 
 def passage_data(retriever) -> tuple[list[str], np.ndarray, list]:
     """The indexed passages' texts, unit vectors and sentence matrices (kb.embed.SentenceVectors)."""
-    ids = list(retriever.rows)
-    texts = [retriever.rows[i]["text"] for i in ids]
-    stored = retriever.collection.get(ids=ids, include=["embeddings"])
-    vectors = dict(zip(stored["ids"], stored["embeddings"]))
-    return texts, _unit(np.array([vectors[i] for i in ids], dtype=np.float32)), retriever.sentences.matrices(texts)
+    passages = [(i, row["text"]) for i, row in retriever.rows.items()]
+    vectors = retriever.passage_vectors(passages)
+    texts = [text for _, text in passages]
+    return texts, np.array([vectors[p] for p in passages], dtype=np.float32), retriever.sentences.matrices(texts)
 
 
 def question_data(retriever, questions: list[dict], texts: list[str]) -> tuple[np.ndarray, list[list[int]]]:
     """Unit question vectors, as the retriever computes them before its adapter, and per question the
     indexes of the passages (of `texts`) that contain one of its gold strings."""
     vectors = [retriever._encode(q["question"], "hybrid")[0] for q in questions]  # before the adapter
-    relevant = [[j for j, text in enumerate(texts) if any(collapse(g) in collapse(text) for g in q["gold"])]
-                for q in questions]
+    relevant = [[j for j, text in enumerate(texts) if is_relevant(text, q["gold"])] for q in questions]
     return _unit(np.array(vectors, dtype=np.float32)), relevant
 
 

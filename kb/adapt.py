@@ -82,7 +82,7 @@ class QueryAdapter:
             temperature: float = TEMPERATURE, info: dict | None = None) -> "QueryAdapter":
         """Learn A so that each question's vector, adapted, is nearest its relevant passages, both as a
         whole (the dense leg) and by their best sentence (the sentence leg): the softmax cross-entropy of
-        the relevant passages among all, full batch, Adam, with weight decay on A.
+        the relevant passages among all, full batch, Adam, with weight decay on A, from A = 0 (no random start).
 
         `questions` (q x d) and `passages` (p x d) are unit vectors; `sentences[j]` holds passage j's
         sentence vectors (unit rows; None: the passage's best sentence is its own vector); `relevant[i]`
@@ -98,7 +98,6 @@ class QueryAdapter:
         target = torch.zeros(len(keep), len(p), dtype=torch.bool)
         for row, i in enumerate(keep):
             target[row, relevant[i]] = True
-        torch.manual_seed(0)
         matrix = torch.zeros(q.shape[1], q.shape[1], requires_grad=True)
         optimiser = torch.optim.Adam([matrix], lr=LEARNING_RATE)
         for _ in range(steps):

@@ -36,13 +36,14 @@ def load_questions(path: Path) -> list[dict]:
     return questions
 
 
+def relevant(text: str, gold: list[str]) -> bool:
+    """Whether a passage's text, whitespace collapsed, contains one of the gold strings."""
+    text = collapse(text)
+    return any(collapse(g) in text for g in gold)
+
+
 def first_relevant_rank(hits, gold: list[str]) -> int | None:
-    golds = [collapse(g) for g in gold]
-    for hit in hits:
-        text = collapse(hit.text)
-        if any(g in text for g in golds):
-            return hit.rank
-    return None
+    return next((hit.rank for hit in hits if relevant(hit.text, gold)), None)
 
 
 def evaluate(retriever, questions: list[dict], mode: str = "hybrid") -> dict:

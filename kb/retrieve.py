@@ -290,12 +290,16 @@ class Retriever:
         passage's: the abstention thresholds (kb.answer) are calibrated on that cosine. The passages' vectors
         stay in memory, keyed by id and text (a changed passage is fetched again): with a Chroma server each
         fetch is a round trip (about 4 ms)."""
-        found = self._passage_vectors.get_many([(h.id, h.text) for h in hits], self._fetch_vectors)
+        found = self.passage_vectors([(h.id, h.text) for h in hits])
         question = np.asarray(vector, dtype=np.float32)
         question /= np.linalg.norm(question) or 1.0
         for hit in hits:
             if (passage := found.get((hit.id, hit.text))) is not None:
                 hit.dense = float(passage @ question)
+
+    def passage_vectors(self, passages: list[tuple[str, str]]) -> dict:
+        """(chunk id, text) -> the passage's stored vector, as a unit vector (None: not in the collection)."""
+        return self._passage_vectors.get_many(passages, self._fetch_vectors)
 
     def _fetch_vectors(self, keys: list[tuple[str, str]]) -> dict:
         stored = self.collection.get(ids=[chunk_id for chunk_id, _ in keys], include=["embeddings"])
