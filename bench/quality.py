@@ -35,8 +35,7 @@ from pathlib import Path
 ROOT = Path(__file__).parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.evaluate import interval, load_questions, metrics, per_question  # noqa: E402
-from kb.sentences import collapse  # noqa: E402
+from kb.evaluate import interval, load_questions, metrics, per_question, relevant  # noqa: E402
 
 OURS = "kb full pipeline"  # the system whose lead over the others is measured
 
@@ -118,11 +117,7 @@ def score(questions: list[dict], search, ask) -> dict:
 
 
 def first_rank(texts: list[str], gold: list[str]) -> int | None:
-    golds = [collapse(g) for g in gold]
-    for rank, text in enumerate(texts, 1):
-        if any(g in collapse(text) for g in golds):
-            return rank
-    return None
+    return next((rank for rank, text in enumerate(texts, 1) if relevant(text, gold)), None)
 
 
 def lead(ours: list, theirs: list) -> dict:
