@@ -2,7 +2,7 @@
 document order, and every [n] supported by its passage."""
 import pytest
 
-from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, compose, mentions
+from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, clause_share, compose, mentions
 from kb.retrieve import Hit
 
 TEXT = ("Zorgtafel\n"
@@ -108,6 +108,20 @@ def test_the_sentence_with_the_asked_fact_must_itself_be_about_the_question():
     assert answer.found and "elke vier weken" in answer.answer and citation_supported(answer)
     # A question that asks for no particular kind of fact has no such condition.
     assert compose("Wat bespreekt de Zorgtafel Flevoland?", [hit(beside)]).confidence[2] == 1.0
+
+
+def test_a_two_part_question_needs_its_fact_only_for_the_part_that_asks_it():
+    weights = {"begon": 2.0, "ontwikkelfas": 3.0, "stat": 1.0, "ging": 2.0, "daarna": 2.0}
+    two_parts = "Wanneer begon de ontwikkelfase, en wat ging er daarna naar de Staten?"
+    assert clause_share(two_parts, weights, 10.0) == pytest.approx(0.5)  # begon + ontwikkelfase
+    assert clause_share("Wanneer begon de ontwikkelfase?", weights, 10.0) == 1.0  # one question
+    assert clause_share("Wanneer en waar begon de ontwikkelfase?", weights, 10.0) == 1.0  # nothing asked before "en"
+    # The date sentence covers 2 of the question's 14 words (under FACT_COVERAGE) but all of its first part.
+    question = ("Wanneer begon de ontwikkelfase, en welke organisaties, gemeenten, zorgaanbieders, scholen en inwoners "
+                "werkten daarna samen aan het uitvoeringsprogramma voor jongeren, ouderen en mantelzorgers?")
+    answer = compose(question, [hit("De ontwikkelfase begon in maart 2021. Het weer was die dag mooi.")])
+    assert answer.confidence[0] < FACT_COVERAGE <= answer.confidence[2]
+    assert answer.found and answer.answer == "De ontwikkelfase begon in maart 2021. [1]" and citation_supported(answer)
 
 
 @pytest.mark.parametrize("question, named", [
