@@ -35,7 +35,14 @@ def test_a_lead_in_keeps_its_list_items():
                                             ("Hoeveel subsidie krijgt Flever?", "money"),
                                             ("Sinds wanneer bestaat de Spoedstraat?", "date"),
                                             ("What does it mean when they say so?", None),
-                                            ("Wie zitten aan de Zorgtafel?", None)])
+                                            ("Wie zitten aan de Zorgtafel?", None),
+                                            ("How much money did the Staten make available?", "money"),
+                                            ("hoeveel heeft Flever ontvangen", "money"),
+                                            ("Wat is de totale omvang van de begroting?", "money"),
+                                            ("Hoe hoog zijn de opcenten?", "measure"),
+                                            ("aantal cursisten WEL Academie?", "measure"),
+                                            ("Met welke regelmaat komt de community bijeen?", "frequency"),
+                                            ("Zorgtafel: what's the name of the person chairing it?", "person")])
 def test_what_a_question_asks_for(question, kind):
     wants = asks_for(question)
     assert (wants[0] if wants else None) == kind
@@ -122,6 +129,39 @@ def test_a_two_part_question_needs_its_fact_only_for_the_part_that_asks_it():
     answer = compose(question, [hit("De ontwikkelfase begon in maart 2021. Het weer was die dag mooi.")])
     assert answer.confidence[0] < FACT_COVERAGE <= answer.confidence[2]
     assert answer.found and answer.answer == "De ontwikkelfase begon in maart 2021. [1]" and citation_supported(answer)
+
+
+def test_a_person_question_needs_the_role_it_asks_about():
+    # "Zilveren Kruis" looks like a person's name; the sentence does not say who chairs anything.
+    partners = "Aan de Zorgtafel Flevoland werken Zilveren Kruis, ziekenhuizen en gemeenten samen."
+    for question in ("Wie is de voorzitter van de Zorgtafel Flevoland?", "Who chairs the Zorgtafel Flevoland?"):
+        assert asks_for(question)[0] == "person" and not compose(question, [hit(partners)]).found
+    answer = compose("Wie is de voorzitter van de Zorgtafel Flevoland?",
+                     [hit("De voorzitter van de Zorgtafel Flevoland is Jan de Vries.")])
+    assert answer.found and "Jan de Vries" in answer.answer and citation_supported(answer)
+
+
+def test_a_fact_question_that_names_a_year_needs_that_year_near_the_fact():
+    question = "Welk bedrag stelden Provinciale Staten in 2020 beschikbaar voor de Zorgtafel Flevoland?"
+    earlier = "In 2017 is voor de Zorgtafel Flevoland € 1,5 miljoen beschikbaar gesteld."
+    assert not compose(question, [hit(earlier)]).found
+    answer = compose(question, [hit("In 2020 is voor de Zorgtafel Flevoland € 2 miljoen beschikbaar gesteld.")])
+    assert answer.found and "€ 2 miljoen" in answer.answer
+
+
+def test_an_english_count_question_needs_a_number_of_what_it_counts_in_dutch():
+    question = "How many general practitioners work at the Zorgtafel?"
+    kind, counted = asks_for(question)
+    assert kind == "count" and "huisarts" in counted  # the glossary's Dutch for "general practitioners"
+    assert not compose(question, [hit()]).found  # "12 bedrijven" is no number of GPs
+    assert compose(question, [hit("Aan de Zorgtafel werken 40 huisartsen samen met de GGD.")]).found
+
+
+def test_a_question_for_a_figure_needs_one():
+    question = "Hoe hoog is de grijze druk aan de Zorgtafel Flevoland?"
+    assert not compose(question, [hit("De grijze druk aan de Zorgtafel Flevoland stijgt flink.")]).found
+    answer = compose(question, [hit("De grijze druk aan de Zorgtafel Flevoland is 32 procent.")])
+    assert answer.found and "32 procent" in answer.answer
 
 
 @pytest.mark.parametrize("question, named", [
