@@ -97,8 +97,8 @@ PLACE_QUESTION = re.compile(r"^\W*((in|op|uit) )?(welke|which) (gemeente|plaats|
 # never mention one of them ("de blauwalg in het Veluwemeer", "Lelystad Airport", "the TNO study"), they cannot
 # answer the question, however near its other words come (kb.retrieve.Retriever.unmentioned).
 SENTENCE_BREAK = re.compile(r"[.!?:;]\s+|\n")
-ACRONYM_OR_YEAR = re.compile(r"[A-Z][A-Z0-9]+|(?:19|20)\d\d")
 YEAR = re.compile(r"(?:19|20)\d\d")
+ACRONYM_OR_YEAR = re.compile(rf"[A-Z][A-Z0-9]+|{YEAR.pattern}")
 ROMAN_NUMERAL = re.compile(r"[IVXLC]+")  # "fase II"
 HAS_FREQUENCY = re.compile(r"\b(jaarlijks|halfjaarlijks|maandelijks|wekelijks|dagelijks|elke|iedere|keer|maal|"
                            r"per (jaar|maand|week|dag)|annually|monthly|weekly|every|times)\b", re.I)
@@ -113,14 +113,14 @@ NAME = re.compile(r"\b((?:[A-Z]\.){1,4} ?[A-Z][a-z]+|[A-Z][a-z]+(?: (?:van|de|de
 PLACE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|voorjaar|"
           "najaar|zomer|winter")
-HAS_DATE = re.compile(rf"\b(19|20)\d{{2}}\b|\b({MONTHS})\b|\b\d{{1,2}}-\d{{1,2}}-\d{{2,4}}\b", re.I)
+HAS_DATE = re.compile(rf"\b{YEAR.pattern}\b|\b({MONTHS})\b|\b\d{{1,2}}-\d{{1,2}}-\d{{2,4}}\b", re.I)
 HAS_PERCENT = re.compile(r"%|\bprocent\b|\b(helft|kwart|derde)\b", re.I)
 HAS_MONEY = re.compile(r"€|\beuro\b|\bmiljoen\b|\bmiljard\b", re.I)
 NUMBER_WORDS = ("twee|drie|vier|vijf|zes|zeven|acht|negen|tien|elf|twaalf|twintig|dertig|veertig|vijftig|"
                 "honderd|duizend|tientallen|honderden|duizenden|miljoen")  # not "een": mostly the article
 # A count: digits that are not a year, a footnote mark glued to a word ("kapitaal6") or a list number
 # ("3. ..."), or a number word; followed within three words by what is counted.
-COUNT = re.compile(rf"(?<![\w.,])(?!(?:19|20)\d\d\b)\d[\d.,]*(?![\w.]\w)|\b(?:{NUMBER_WORDS})\b", re.I)
+COUNT = re.compile(rf"(?<![\w.,])(?!{YEAR.pattern}\b)\d[\d.,]*(?![\w.]\w)|\b(?:{NUMBER_WORDS})\b", re.I)
 BULLET_START = re.compile(r"^[•●▪◦\-–*−]\s*")
 # A footnote's number before its text, as PDF text layers write a footnote ("1\t Met dubbele vergrijzing ..."):
 # not part of the claim, and not a number that answers a "hoe vaak" question.
@@ -198,12 +198,13 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     for hit in hits[:passages]:
         sentences = list(passage_sentences(hit))
         for i, (offset, sentence, words) in enumerate(sentences):
+            window = sentences[max(0, i - 1):i + 2]  # the sentence and its neighbours
             if wants and not _has(wants, sentence):
                 continue
-            if years and not _mentions_years(years, sentences[max(0, i - 1):i + 2]):
+            if years and not _mentions_years(years, window):
                 continue
             own = coverage(weights, words) / total
-            around = coverage(weights, words.union(*(s[2] for s in sentences[max(0, i - 1):i + 2]))) / total
+            around = coverage(weights, words.union(*(s[2] for s in window))) / total
             cover = min(1.0, own + CONTEXT * (around - own))
             scored.append((cover + RANK_BONUS / hit.rank, cover, hit, i, sentences, own))
     scored.sort(key=lambda c: -c[0])
