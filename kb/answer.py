@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from kb.glossary import Glossary
-from kb.lexical import analyze
+from kb.lexical import analyze, elided_stems
 from kb.retrieve import Hit
 from kb.sentences import collapse, sentence_spans
 
@@ -59,7 +59,8 @@ PERCENT_QUESTION = re.compile(_OPENING + r"(welk|wat is het|what)\W+(percentage|
 MONEY_QUESTION = re.compile(_OPENING + r"(hoeveel|how much)\W+(geld|subsidie|euro|budget)\b|"
                             r"^\W*(hoe hoog|how high)\b.{0,40}\b(subsidie|bijdrage|bedrag|budget|investering|grant)\b|"
                             r"^\W*(wat|hoeveel) (kost|kostte|bedraagt)\b|\b(welk bedrag|what amount)\b|"
-                            r"^\W*(wat|what|hoe groot|how large)\b.{0,30}\b(budget|bedrag|amount|kosten|costs?)\b|"
+                            r"^\W*(wat|whats?|hoe groot|how large)\b.{0,30}\b(budget|bedrag|amount|kosten|costs?)\b|"
+                            r"\b(in euro['’]?s)\b|"
                             r"^\W*how much\b.{0,60}\b(money|funding|funds|spen[dt]s?|costs?|pa(y|id)|invest(ed)?|"
                             r"receive[d]?|contribute[d]?|grant|subsidy|available)\b|"
                             r"^\W*hoeveel\b.{0,60}\b(uitgegeven|uitgeven|betaald|betaalt|bijgedragen|ontvangen|ontving|"
@@ -69,13 +70,14 @@ DATE_QUESTION = re.compile(_OPENING + r"(wanneer|in welk jaar|op welke dag|when|
 FREQUENCY_QUESTION = re.compile(_OPENING + r"(hoe vaak|hoe dikwijls|how often|met welke regelmaat|hoe regelmatig|"
                                              r"how frequently)\b", re.I)
 # "Hoe hoog zijn de opcenten?", "Wat is de huidige waarde van ...?", "aantal cursisten?": a figure of some kind (a
-# count, a percentage or an amount); an amount when the question is about a budget ("de omvang van de begroting").
+# count, a percentage or an amount); an amount when the question is about money ("de omvang van de begroting", "How
+# large is the VWS grant?").
 MEASURE_QUESTION = re.compile(r"^\W*(hoe hoog|how high|hoe groot|how large|how big)\b|"
                               r"^\W*(wat|what)('s|\s+is|\s+was|\s+zijn|\s+are)(\s+the|\s+de|\s+het)?"
                               r"(\s+current|\s+huidige|\s+totale|\s+total)?\s+(value|waarde|level|niveau|hoogte|"
                               r"omvang|size|aantal|number)\b|^\W*(het\s+)?aantal\b|^\W*(the\s+)?number of\b|"
                               r"\baantallen\b", re.I)
-BUDGET = re.compile(r"\b(begroting|budget)\b", re.I)
+BUDGET = re.compile(r"\b(begroting|budget|subsidie|subsidy|grant|bijdrage|contribution|bedrag|fonds|fund)\b", re.I)
 # "Wie is de voorzitter ...?", "Welke wethouder ...?": the answer names a person. Not "wie zijn/zitten ...":
 # those are mostly answered with organisations.
 PERSON_QUESTION = re.compile(r"^\W*(wie (is|was) (de|het)|who (is|was) the|who chairs)\b|"
@@ -106,9 +108,11 @@ HAS_FREQUENCY = re.compile(r"\b(jaarlijks|halfjaarlijks|maandelijks|wekelijks|da
 SECOND_QUESTION = re.compile(r",?\s+(?:en|and)\s+(?:wat|wie|welke?|hoe|waar|waarom|wanneer|hoeveel|what|who|which|"
                              r"how|where|when|why)\b", re.I)
 # A person's name: initials and a surname ("E.M. Krijns"), or two capitalised words, possibly with a
-# tussenvoegsel ("Frank van Lissum", "Ronald Giphart"), neither of them a word of the question.
-NAME = re.compile(r"\b((?:[A-Z]\.){1,4} ?[A-Z][a-z]+|[A-Z][a-z]+(?: (?:van|de|der|den|ter|ten|van de|van der|"
-                  r"van den))? [A-Z][a-z]+)\b")
+# tussenvoegsel ("Frank van Lissum", "Ronald Giphart", "Fatma Koşer Kaya"), neither of them a word of the question.
+# Found at every word (a lookahead), so a title before the name does not hide it ("Gedeputeerde Jop Fackeldey").
+_UPPER, _LOWER = "A-ZÀ-ÖØ-Þ", "a-zß-öø-ÿ\u0100-\u017f"
+NAME = re.compile(rf"(?=\b((?:[{_UPPER}]\.){{1,4}} ?[{_UPPER}][{_LOWER}]+|[{_UPPER}][{_LOWER}]+(?: (?:van|de|der|den|"
+                  rf"ter|ten|van de|van der|van den))? [{_UPPER}][{_LOWER}]+)\b)")
 # A place: a capitalised word of the sentence that the question does not have (not an acronym: "GGD").
 PLACE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]{2,}\b")
 MONTHS = ("januari|februari|maart|april|mei|juni|juli|augustus|september|oktober|november|december|voorjaar|"
@@ -303,7 +307,8 @@ def _has(wants: tuple[str, set[str]], sentence: str) -> bool:
             continue  # a footnote at the start of a line ("3 Bijvoorbeeld ...")
         if not counted:
             return True
-        following = set(analyze(" ".join(sentence[m.end():].split()[:3])))
+        after = " ".join(sentence[m.end():].split()[:3])
+        following = set(analyze(after)) | elided_stems(after)
         if any(_matches(c, w) for c in counted for w in following):
             return True
     return False
@@ -435,7 +440,7 @@ def passage_sentences(hit: Hit):
                 continue
             a, words = previous, analyze(text[previous:b])
         previous = a
-        yield a, collapse(text[a:b]), set(words)
+        yield a, collapse(text[a:b]), set(words) | elided_stems(text[a:b])
 
 
 def citation_supported(answer: Answer) -> bool:

@@ -59,6 +59,19 @@ def analyze(text: str) -> list[str]:
     return stemmer.stemWords(words)
 
 
+ELIDED = re.compile(r"(\w+)-\s+(?:en|of|tot)\s+(\w+)")
+
+
+def elided_stems(text: str) -> set[str]:
+    """The stems of the words a Dutch elision leaves out: "zorg- en welzijnsorganisaties" says
+    "zorgorganisaties" too. Where the shared part starts is not known, so every tail of five or more
+    letters is tried; the wrong ones are not words a question has."""
+    words = set()
+    for first, second in ELIDED.findall(text):
+        words.update(first + second[i:] for i in range(1, len(second) - 4))
+    return set(analyze(" ".join(words))) if words else set()
+
+
 def word_stems(word: str) -> set[str]:
     """The stems a word may be indexed under: its own, and its base without a Dutch adjective or genitive
     ending, which the stemmer keeps ("Lelystadse", "Flevers" -> Lelystad, Flever)."""
