@@ -53,8 +53,9 @@ PARTIAL = 0.6  # credit for a compound or inflection ("thuiszorglocaties" / "loc
 MAX_ITEMS = 8  # list items kept with their lead-in ("... de volgende resultaten:")
 HEADING_LINES, MAX_HEADING = 8, 90  # how far, and over lines how long, a passage's opening headings are looked for
 # What a question asks for, from its first words ("Op hoeveel ...", "Sinds wanneer ...", "How many ..."):
-# the answer must contain one. A "when" later in the question ("what does it mean when ...") does not count.
-_OPENING = r"^\W*(?:\w+\W+){0,2}?"
+# the answer must contain one. A "when" later in the question ("what does it mean when ...") does not count, but one
+# after an opening clause does ("According to the TNO study, how many households ...?").
+_OPENING = r"^\W*(?:[^,?.]{0,60},\s*)?(?:\w+\W+){0,2}?"
 PERCENT_QUESTION = re.compile(_OPENING + r"(welk|wat is het|what)\W+(percentage|aandeel|deel|share|proportion)\b", re.I)
 MONEY_QUESTION = re.compile(_OPENING + r"(hoeveel|how much)\W+(geld|subsidie|euro|budget)\b|"
                             r"^\W*(hoe hoog|how high)\b.{0,40}\b(subsidie|bijdrage|bedrag|budget|investering|grant)\b|"
@@ -80,7 +81,8 @@ MEASURE_QUESTION = re.compile(r"^\W*(hoe hoog|how high|hoe groot|how large|how b
 BUDGET = re.compile(r"\b(begroting|budget|subsidie|subsidy|grant|bijdrage|contribution|bedrag|fonds|fund)\b", re.I)
 # "Wie is de voorzitter ...?", "Welke wethouder ...?": the answer names a person. Not "wie zijn/zitten ...":
 # those are mostly answered with organisations.
-PERSON_QUESTION = re.compile(r"^\W*(wie (is|was) (de|het)|who (is|was) the|who chairs)\b|"
+PERSON_QUESTION = re.compile(r"^\W*(wie (is|was) ((nu|eigenlijk|toen) )?(de|het|die)|who (is|was) (currently )?the|"
+                             r"who chairs)\b|"
                              r"^\W*(welke|which) (wethouder|gedeputeerde|burgemeester|directeur|voorzitter|minister|"
                              r"commissaris|programmamanager|alderman|mayor|director|chair)|"
                              r"\b(naam|namen|name|names) (van|of) (de|het|the) (persoon|person|voorzitter|directeur|"
@@ -94,16 +96,26 @@ ROLES = {"voorzitter": "voorzitter", "chair": "voorzitter", "chairs": "voorzitte
          "programmamanager": "programmamanager", "projectleider": "projectleider", "secretaris": "secretaris"}
 PLACE_QUESTION = re.compile(r"^\W*((in|op|uit) )?(welke|which) (gemeente|plaats|stad|dorp|wijk|kern|municipality|"
                             r"town|city|village)\b", re.I)
-# What a question names: a capitalised word that does not open a sentence (in a Dutch question only: English
-# capitalises ordinary words in titles, "the Week against Loneliness"), an acronym or a year. When the documents
+# What a question names: a capitalised word that does not open a sentence (in English not a month; English also
+# capitalises ordinary words in titles, "the Week against Loneliness", which the documents or the glossary know), an
+# acronym or a year. When the documents
 # never mention one of them ("de blauwalg in het Veluwemeer", "Lelystad Airport", "the TNO study"), they cannot
 # answer the question, however near its other words come (kb.retrieve.Retriever.unmentioned).
 SENTENCE_BREAK = re.compile(r"[.!?:;]\s+|\n")
+MONTHS_EN = {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+             "November", "December"}  # capitalised in English, but a date, not a name
 YEAR = re.compile(r"(?:19|20)\d\d")
 ACRONYM_OR_YEAR = re.compile(rf"[A-Z][A-Z0-9]+|{YEAR.pattern}")
 ROMAN_NUMERAL = re.compile(r"[IVXLC]+")  # "fase II"
 HAS_FREQUENCY = re.compile(r"\b(jaarlijks|halfjaarlijks|maandelijks|wekelijks|dagelijks|elke|iedere|keer|maal|"
                            r"per (jaar|maand|week|dag)|annually|monthly|weekly|every|times)\b", re.I)
+# "Wat waren de conclusies van ...?", "What were the findings ...?", "Wat heeft het onderzoek opgeleverd?": the
+# outcome of a study or an evaluation. The answer must report one; that a study was done does not answer it.
+OUTCOME_QUESTION = re.compile(r"\b(conclusies?|uitkomsten?|bevindingen|aanbevelingen|conclusions?|outcomes?|findings|"
+                              r"recommendations)\b|^\W*(wat|welke|what)\b.*\b(opgeleverd|opleverde|yielded|produced)\b",
+                              re.I)
+HAS_OUTCOME = re.compile(r"\b((geleid|leidde|leidden) tot|blijkt|bleek|bleken|gebleken|(toont|toonde|tonen) aan|"
+                         r"(laat|laten|liet|lieten) zien|naar voren)\b|conclu|aanbevel|bevinding|uitkomst", re.I)
 # A second question joined to the first: "..., en wat ...?", "... and who ...?".
 SECOND_QUESTION = re.compile(r",?\s+(?:en|and)\s+(?:wat|wie|welke?|hoe|waar|waarom|wanneer|hoeveel|what|who|which|"
                              r"how|where|when|why)\b", re.I)
@@ -180,7 +192,7 @@ def mentions(question: str) -> list[str]:
             word = re.sub(r"['’]s$", "", token).split("-")[0]
             if ROMAN_NUMERAL.fullmatch(word) or word in found:
                 continue
-            if ACRONYM_OR_YEAR.fullmatch(word) or (dutch and i > 0 and word[:1].isupper()):
+            if ACRONYM_OR_YEAR.fullmatch(word) or (i > 0 and word[:1].isupper() and (dutch or word not in MONTHS_EN)):
                 found.append(word)
     return found
 
@@ -214,7 +226,11 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     scored.sort(key=lambda c: -c[0])
     fact = 1.0  # no particular fact asked: no condition
     if wants:
-        fact = min(1.0, max((c[5] for c in scored), default=0.0) / clause_share(question, weights, total))
+        # The fact's sentence must be about the question by itself; an outcome's may lean on the sentence before
+        # it, which names the study ("Dit heeft geleid tot ...").
+        by_itself = wants[0] != "outcome"
+        fact_cover = max((own if by_itself else cover for _, cover, _, _, _, own in scored), default=0.0)
+        fact = min(1.0, fact_cover / clause_share(question, weights, total))
     confidence = (scored[0][1] if scored else 0.0, max((h.dense or 0.0) for h in hits), fact)
     min_coverage, min_cosine = thresholds(question)
     if not scored or confidence[0] < min_coverage or confidence[1] < min_cosine or fact < FACT_COVERAGE:
@@ -270,6 +286,8 @@ def asks_for(question: str) -> tuple[str, set[str]] | None:
         return "frequency", set()
     if MEASURE_QUESTION.search(question):
         return ("money" if BUDGET.search(question) else "measure"), set()
+    if OUTCOME_QUESTION.search(question):
+        return "outcome", set()
     for kind, pattern in (("person", PERSON_QUESTION), ("place", PLACE_QUESTION)):
         if pattern.search(question):  # with the question's words: a name or place in the answer must be new
             return kind, set(re.findall(r"\w+", question.lower()))
@@ -293,6 +311,8 @@ def _has(wants: tuple[str, set[str]], sentence: str) -> bool:
         return bool(HAS_MONEY.search(sentence))
     if kind == "frequency":
         return bool(HAS_FREQUENCY.search(sentence) or COUNT.search(sentence))
+    if kind == "outcome":
+        return bool(HAS_OUTCOME.search(sentence))
     if kind == "measure":
         return bool(COUNT.search(sentence) or HAS_PERCENT.search(sentence) or HAS_MONEY.search(sentence))
     if kind == "person":
