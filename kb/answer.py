@@ -96,14 +96,11 @@ ROLES = {"voorzitter": "voorzitter", "chair": "voorzitter", "chairs": "voorzitte
          "programmamanager": "programmamanager", "projectleider": "projectleider", "secretaris": "secretaris"}
 PLACE_QUESTION = re.compile(r"^\W*((in|op|uit) )?(welke|which) (gemeente|plaats|stad|dorp|wijk|kern|municipality|"
                             r"town|city|village)\b", re.I)
-# What a question names: a capitalised word that does not open a sentence (in English not a month; English also
-# capitalises ordinary words in titles, "the Week against Loneliness", which the documents or the glossary know), an
-# acronym or a year. When the documents
+# What a question names: a capitalised word that does not open a sentence (in a Dutch question only: English
+# capitalises ordinary words in titles, "the Week against Loneliness"), an acronym or a year. When the documents
 # never mention one of them ("de blauwalg in het Veluwemeer", "Lelystad Airport", "the TNO study"), they cannot
 # answer the question, however near its other words come (kb.retrieve.Retriever.unmentioned).
 SENTENCE_BREAK = re.compile(r"[.!?:;]\s+|\n")
-MONTHS_EN = {"January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December"}  # capitalised in English, but a date, not a name
 YEAR = re.compile(r"(?:19|20)\d\d")
 ACRONYM_OR_YEAR = re.compile(rf"[A-Z][A-Z0-9]+|{YEAR.pattern}")
 ROMAN_NUMERAL = re.compile(r"[IVXLC]+")  # "fase II"
@@ -192,7 +189,7 @@ def mentions(question: str) -> list[str]:
             word = re.sub(r"['’]s$", "", token).split("-")[0]
             if ROMAN_NUMERAL.fullmatch(word) or word in found:
                 continue
-            if ACRONYM_OR_YEAR.fullmatch(word) or (i > 0 and word[:1].isupper() and (dutch or word not in MONTHS_EN)):
+            if ACRONYM_OR_YEAR.fullmatch(word) or (dutch and i > 0 and word[:1].isupper()):
                 found.append(word)
     return found
 
