@@ -42,7 +42,14 @@ def test_a_lead_in_keeps_its_list_items():
                                             ("Hoe hoog zijn de opcenten?", "measure"),
                                             ("aantal cursisten WEL Academie?", "measure"),
                                             ("Met welke regelmaat komt de community bijeen?", "frequency"),
-                                            ("Zorgtafel: what's the name of the person chairing it?", "person")])
+                                            ("Zorgtafel: what's the name of the person chairing it?", "person"),
+                                            ("How large is the VWS grant for the Zorgtafel?", "money"),
+                                            ("wat heeft de provincie in euro's bijgedragen", "money"),
+                                            ("According to the TNO study, how many households are poor?", "count"),
+                                            ("wie is nu de directeur van Flever", "person"),
+                                            ("Wat waren de conclusies van de tussenevaluatie?", "outcome"),
+                                            ("Wat heeft het onderzoek opgeleverd?", "outcome"),
+                                            ("Welke resultaten beoogt de stichting?", None)])
 def test_what_a_question_asks_for(question, kind):
     wants = asks_for(question)
     assert (wants[0] if wants else None) == kind
@@ -139,6 +146,39 @@ def test_a_person_question_needs_the_role_it_asks_about():
     answer = compose("Wie is de voorzitter van de Zorgtafel Flevoland?",
                      [hit("De voorzitter van de Zorgtafel Flevoland is Jan de Vries.")])
     assert answer.found and "Jan de Vries" in answer.answer and citation_supported(answer)
+
+
+def test_a_name_after_a_title_or_with_accented_letters_is_a_name():
+    question = "Welke gedeputeerde tekende het voorwoord van de rapportage over de Zorgtafel?"
+    for signed in ("Gedeputeerde Jop Fackeldey tekende het voorwoord van de rapportage over de Zorgtafel.",
+                   "Het voorwoord van de rapportage over de Zorgtafel is getekend door gedeputeerde Fatma Koşer Kaya."):
+        answer = compose(question, [hit(signed)])
+        assert answer.found and citation_supported(answer)
+    assert not compose(question, [hit("Gedeputeerde Staten tekenden het voorwoord van de rapportage over de "
+                                      "Zorgtafel.")]).found  # a title and a body, no person
+
+
+def test_a_count_of_a_word_that_a_dutch_elision_leaves_out():
+    question = "Hoeveel zorgorganisaties hebben de agenda van de Zorgtafel ondertekend?"
+    answer = compose(question, [hit("De agenda van de Zorgtafel is ondertekend door 22 zorg- en "
+                                    "welzijnsorganisaties.")])
+    assert answer.found and "22 zorg- en welzijnsorganisaties" in answer.answer
+    assert not compose(question, [hit("De agenda van de Zorgtafel is ondertekend door 22 gemeenten.")]).found
+
+
+def test_an_outcome_question_needs_a_sentence_that_reports_one():
+    question = "Wat waren de conclusies van het onderzoek naar armoede bij de Zorgtafel?"
+    done = "De Zorgtafel heeft een onderzoek naar armoede gefinancierd. Het onderzoek wordt geleid door Windesheim."
+    assert not compose(question, [hit(done)]).found  # that a study was done (and by whom) is no outcome
+    answer = compose(question, [hit("De Zorgtafel heeft een onderzoek naar armoede gefinancierd. Dit heeft geleid "
+                                    "tot een overzicht van werkzame factoren.")])
+    assert answer.found and "geleid tot een overzicht" in answer.answer  # the study is named the sentence before
+
+
+def test_a_question_about_the_size_of_a_grant_needs_an_amount():
+    question = "Hoe groot is de subsidie van VWS voor de Zorgtafel Flevoland?"
+    assert not compose(question, [hit("De Zorgtafel Flevoland werkt drie jaar met een subsidie van VWS.")]).found
+    assert compose(question, [hit("De subsidie van VWS voor de Zorgtafel Flevoland bedraagt € 300.000.")]).found
 
 
 def test_a_fact_question_that_names_a_year_needs_that_year_near_the_fact():

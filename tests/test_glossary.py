@@ -57,6 +57,12 @@ def test_the_glossary_knows_the_stems_of_its_terms_and_english_words():
     assert not glossary.knows(analyze("Veluwemeer")[0])
 
 
+def test_english_counts_and_names_of_bodies_have_dutch_words():
+    expanded = Glossary.load().expand("How many households did the Provincial Council count?")
+    assert {analyze("huishoudens")[0], analyze("Staten")[0]} <= set(expanded)
+    assert Glossary.load().knows(analyze("GP")[0])
+
+
 def test_another_form_of_a_name_also_searches_the_name_one_way():
     glossary = Glossary.load()
     almere = analyze("Almere")[0]

@@ -3,7 +3,7 @@ import bm25s
 import numpy as np
 import pytest
 
-from kb.lexical import LexicalIndex, analyze, word_stems
+from kb.lexical import LexicalIndex, analyze, elided_stems, word_stems
 
 DOCS = {
     "zorg.txt": ["Eind 2019 is Zorgtafel Flevoland ontstaan: een samenwerkingsplatform met zorgverzekeraar en GGD.",
@@ -107,3 +107,9 @@ def test_a_word_is_also_looked_for_without_its_adjective_or_genitive_ending():
     assert analyze("Flever")[0] in word_stems("Flevers")
     assert word_stems("Urk") == set(analyze("Urk"))  # too short to lose an ending
     assert word_stems("de") == set()  # a stop word has no stem
+
+
+def test_a_dutch_elision_also_says_the_words_it_leaves_out():
+    stems = elided_stems("samen met 22 zorg- en welzijnsorganisaties en de sport- of cultuursector")
+    assert {analyze("zorgorganisaties")[0], analyze("sportsector")[0]} <= stems
+    assert elided_stems("zorg en welzijn") == set()  # no elision: nothing added
