@@ -113,6 +113,9 @@ OUTCOME_QUESTION = re.compile(r"\b(conclusies?|uitkomsten?|bevindingen|aanbeveli
                               re.I)
 HAS_OUTCOME = re.compile(r"\b((geleid|leidde|leidden) tot|blijkt|bleek|bleken|gebleken|(toont|toonde|tonen) aan|"
                          r"(laat|laten|liet|lieten) zien|naar voren)\b|conclu|aanbevel|bevinding|uitkomst", re.I)
+# The kinds of fact whose sentence may lean on the sentence before it for FACT_COVERAGE: an outcome's names its study
+# there ("Dit heeft geleid tot ..."). Every other fact's sentence must be about the question by itself.
+LEANS_ON_NEIGHBOURS = {"outcome"}
 # A second question joined to the first: "..., en wat ...?", "... and who ...?".
 SECOND_QUESTION = re.compile(r",?\s+(?:en|and)\s+(?:wat|wie|welke?|hoe|waar|waarom|wanneer|hoeveel|what|who|which|"
                              r"how|where|when|why)\b", re.I)
@@ -223,9 +226,7 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     scored.sort(key=lambda c: -c[0])
     fact = 1.0  # no particular fact asked: no condition
     if wants:
-        # The fact's sentence must be about the question by itself; an outcome's may lean on the sentence before
-        # it, which names the study ("Dit heeft geleid tot ...").
-        by_itself = wants[0] != "outcome"
+        by_itself = wants[0] not in LEANS_ON_NEIGHBOURS
         fact_cover = max((own if by_itself else cover for _, cover, _, _, _, own in scored), default=0.0)
         fact = min(1.0, fact_cover / clause_share(question, weights, total))
     confidence = (scored[0][1] if scored else 0.0, max((h.dense or 0.0) for h in hits), fact)
