@@ -116,7 +116,7 @@ def test_the_sentence_with_the_asked_fact_must_itself_be_about_the_question():
     beside = ("De Zorgtafel Flevoland bespreekt de regionale zorgagenda met ziekenhuizen en gemeenten. "
               "Een item verschijnt elke vier weken op de regionale televisie.")
     question = "Hoe vaak vergadert de Zorgtafel Flevoland over de zorgagenda?"
-    answer = compose(question, [hit(beside)])
+    answer = compose(question, [hit(beside)])  # its section's title, "Zorgtafel", helps no sentence that shares no word
     assert not answer.found and answer.confidence[2] < FACT_COVERAGE
     answer = compose(question, [hit("De Zorgtafel Flevoland vergadert elke vier weken over de zorgagenda.")])
     assert answer.found and "elke vier weken" in answer.answer and citation_supported(answer)
@@ -164,6 +164,24 @@ def test_a_count_of_a_word_that_a_dutch_elision_leaves_out():
                                     "welzijnsorganisaties.")])
     assert answer.found and "22 zorg- en welzijnsorganisaties" in answer.answer
     assert not compose(question, [hit("De agenda van de Zorgtafel is ondertekend door 22 gemeenten.")]).found
+
+
+def test_the_title_of_its_section_counts_with_the_sentence_with_the_asked_fact():
+    # "Uiteindelijk hebben 12 bedrijven ..." says what it counts for the section it stands in.
+    question = ("Hoeveel bedrijven dragen sinds de start financieel bij aan het project met buurtconciërges in de "
+                "wijken van Lelystad?")
+    text = "De gemeente en de woningcorporatie zochten partners. Uiteindelijk hebben 12 bedrijven zich gecommitteerd."
+    elsewhere = compose(question, [section_hit(text, "Wijkaanpak")])
+    assert not elsewhere.found and elsewhere.confidence[2] < FACT_COVERAGE
+    answer = compose(question, [section_hit(text, "Buurtconciërges in Lelystad")])
+    assert answer.found and answer.answer.startswith("Uiteindelijk hebben 12 bedrijven") and citation_supported(answer)
+    assert answer.confidence[0] == elsewhere.confidence[0]  # the title does not rank sentences, only the fact
+
+
+def section_hit(text, section):
+    h = hit(text)
+    h.meta["section"] = section
+    return h
 
 
 def test_an_outcome_question_needs_a_sentence_that_reports_one():
