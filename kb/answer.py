@@ -117,7 +117,8 @@ OUTCOME_QUESTION = re.compile(r"\b(conclusies?|uitkomsten?|bevindingen|aanbeveli
 HAS_OUTCOME = re.compile(r"\b((geleid|leidde|leidden) tot|blijkt|bleek|bleken|gebleken|(toont|toonde|tonen) aan|"
                          r"(laat|laten|liet|lieten) zien|naar voren)\b|conclu|aanbevel|bevinding|uitkomst", re.I)
 # The kinds of fact whose sentence may lean on the sentence before it for FACT_COVERAGE: an outcome's names its study
-# there ("Dit heeft geleid tot ..."). Every other fact's sentence must be about the question by itself.
+# there ("Dit heeft geleid tot ..."). Every other fact's sentence must be about the question by itself (with its
+# section's title).
 LEANS_ON_NEIGHBOURS = {"outcome"}
 # A second question joined to the first: "..., en wat ...?", "... and who ...?".
 SECOND_QUESTION = re.compile(r",?\s+(?:en|and)\s+(?:wat|wie|welke?|hoe|waar|waarom|wanneer|hoeveel|what|who|which|"
@@ -227,13 +228,14 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
             around = coverage(weights, words.union(*(s[2] for s in window))) / total
             cover = min(1.0, own + CONTEXT * (around - own))
             # for the asked fact only, not for ranking; and only for a sentence that shares a term with the question
-            with_title = coverage(weights, words | titled) / total if own else own
+            with_title = coverage(weights, words | titled) / total if own else 0.0
             scored.append((cover + RANK_BONUS / hit.rank, cover, hit, i, sentences, with_title))
     scored.sort(key=lambda c: -c[0])
     fact = 1.0  # no particular fact asked: no condition
     if wants:
         by_itself = wants[0] not in LEANS_ON_NEIGHBOURS
-        fact_cover = max((own if by_itself else cover for _, cover, _, _, _, own in scored), default=0.0)
+        fact_cover = max((with_title if by_itself else cover for _, cover, _, _, _, with_title in scored),
+                         default=0.0)
         fact = min(1.0, fact_cover / clause_share(question, weights, total))
     confidence = (scored[0][1] if scored else 0.0, max((h.dense or 0.0) for h in hits), fact)
     min_coverage, min_cosine = thresholds(question)
