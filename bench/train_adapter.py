@@ -3,7 +3,7 @@ by leaving one set out at a time.
 
     .venv/bin/python bench/train_adapter.py [--qa FILE ...] [--index-dir DIR] [--loso] [--out FILE]
 
-Trains on every answerable question of the files (default: the fourteen development sets in tests/data/) against
+Trains on every answerable question of the files (default: the sixteen development sets in tests/data/) against
 the passages of the index (build it from corpus/ first: `kb --index-dir DIR ingest`), and writes
 kb/data/adapters/<model>.npz, which the retriever loads for that model. With --loso it first prints, per file,
 Recall@1/5/10 and MRR@10 of the full pipeline without an adapter and with one trained on the other files: the
@@ -28,7 +28,7 @@ from kb.api import KnowledgeBase  # noqa: E402
 from kb.config import Config  # noqa: E402
 from kb.evaluate import evaluate, load_questions, relevant as is_relevant  # noqa: E402
 
-DEVELOPMENT = ["dev", "test"] + [f"heldout{i}" for i in range(2, 14)]  # never the held-out sets 14 and 15
+DEVELOPMENT = ["dev", "test"] + [f"heldout{i}" for i in range(2, 16)]  # never the held-out sets 16 and 17
 FIGURES = ("recall@1", "recall@5", "recall@10", "mrr@10")
 
 
@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--qa", nargs="+", type=Path,
                         default=[ROOT / "tests" / "data" / f"{name}_questions.jsonl" for name in DEVELOPMENT],
-                        help="question files to train on (default: the fourteen development sets)")
+                        help="question files to train on (default: the sixteen development sets)")
     parser.add_argument("--index-dir", type=Path, default=ROOT / "bench" / ".work" / "quality-index",
                         help="an index of corpus/ (default: bench/.work/quality-index)")
     parser.add_argument("--loso", action="store_true", help="first estimate the gain, leaving one file out at a time")

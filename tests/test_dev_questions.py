@@ -10,7 +10,8 @@ SETS = ["dev_questions.jsonl", "test_questions.jsonl", "heldout2_questions.jsonl
         "heldout4_questions.jsonl", "heldout5_questions.jsonl", "heldout6_questions.jsonl",
         "heldout7_questions.jsonl", "heldout8_questions.jsonl", "heldout9_questions.jsonl", "heldout10_questions.jsonl",
         "heldout11_questions.jsonl", "heldout12_questions.jsonl", "heldout13_questions.jsonl",
-        "heldout14_questions.jsonl", "heldout15_questions.jsonl"]
+        "heldout14_questions.jsonl", "heldout15_questions.jsonl", "heldout16_questions.jsonl",
+        "heldout17_questions.jsonl"]
 
 
 def load(name):
