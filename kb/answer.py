@@ -69,8 +69,8 @@ MONEY_QUESTION = re.compile(_OPENING + r"(hoeveel|how much)\W+(geld|subsidie|eur
                             r"^\W*(wat|hoeveel) (kost|kostte|bedraagt)\b|\b(welk bedrag|what amount)\b|"
                             r"^\W*(wat|whats?|hoe groot|how large)\b.{0,30}\b(budget|bedrag|amount|kosten|costs?)\b|"
                             r"\b(in euro['’]?s)\b|"
-                            r"^\W*how much\b.{0,60}\b(money|funding|funds|spen(d|ds|t|ding)|costs?|pa(y|id)|invest(ed)?|"
-                            r"receive[d]?|contribute[d]?|grant|subsidy|available)\b|"
+                            r"^\W*how much\b.{0,60}\b(money|funding|funds|spen(d|ds|t|ding)|costs?|pa(y|id)|"
+                            r"invest(ed)?|receive[d]?|contribute[d]?|grant|subsidy|available)\b|"
                             r"^\W*hoeveel\b.{0,60}\b(uitgegeven|uitgeven|betaald|betaalt|bijgedragen|ontvangen|ontving|"
                             r"gekregen|geïnvesteerd|investeert|beschikbaar)\b", re.I)
 COUNT_QUESTION = re.compile(_OPENING + r"(hoeveel|how many)\W+(.*)", re.I)
