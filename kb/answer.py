@@ -222,7 +222,8 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
     scored = []
     for hit in hits[:passages]:
         sentences = list(passage_sentences(hit))
-        titled = set(analyze(section_title(hit)))  # what the section is about: "Eenzaamheid" over "In 2022 ..."
+        # what the section is about ("Eenzaamheid" over "In 2022 ..."): read for an asked fact only
+        titled = set(analyze(section_title(hit))) if wants else set()
         for i, (offset, sentence, words) in enumerate(sentences):
             window = sentences[max(0, i - 1):i + 2]  # the sentence and its neighbours
             if wants and not _has(wants, sentence):
@@ -233,7 +234,7 @@ def compose(question: str, hits: list[Hit], terms: dict[str, tuple[float, float 
             around = coverage(weights, words.union(*(s[2] for s in window))) / total
             cover = min(1.0, own + CONTEXT * (around - own))
             # for the asked fact only, not for ranking; and only for a sentence that shares a term with the question
-            with_title = coverage(weights, words | titled) / total if own else 0.0
+            with_title = coverage(weights, words | titled) / total if wants and own else 0.0
             scored.append((cover + RANK_BONUS / hit.rank, cover, hit, i, sentences, with_title))
     scored.sort(key=lambda c: -c[0])
     fact = 1.0  # no particular fact asked: no condition
